@@ -1,0 +1,95 @@
+// The twinsnap executable. Started by Velero (VELERO_PLUGIN in the environment) it is a Velero plugin;
+// started by a person it is the command line. This file only dispatches.
+import { parseArgs } from "node:util";
+import { NotStartedByVeleroError, VELERO_HANDSHAKE } from "../velero-plugin/handshake.js";
+import { runPluginMode } from "./plugin-mode.js";
+import { rulesCommand } from "./rules-command.js";
+import { stripCommand } from "./strip-command.js";
+import { UsageError } from "./usage-error.js";
+import { VERSION } from "../version.js";
+
+const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and etcd snapshots
+
+Usage:
+  twinsnap strip [--stage export|backup|restore] [--rules FILE] [-v] [FILE...]
+                       clean manifests (YAML/JSON, "-" or none for stdin) with twinsnap's rules
+  twinsnap rules [--rules FILE] [--json]
+                       list the stripping rules in force and why each exists
+  twinsnap version
+
+As a Velero plugin, twinsnap is started by the Velero server (see the README: "Install").
+`;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function runCli(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (s: string) => void process.stdout.write(s);
+  const err = (s: string) => void process.stderr.write(s);
+  switch (command) {
+    case "strip": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { stage: { type: "string", default: "export" }, rules: { type: "string" }, verbose: { type: "boolean", short: "v", default: false } },
+      });
+      return stripCommand(
+        { files: positionals, stage: values.stage!, verbose: values.verbose!, ...(values.rules ? { rulesFile: values.rules } : {}) },
+        { stdin: readStdin, out, err },
+      );
+    }
+    case "rules": {
+      const { values } = parseArgs({ args: rest, options: { rules: { type: "string" }, json: { type: "boolean", default: false } } });
+      return rulesCommand({ json: values.json!, ...(values.rules ? { rulesFile: values.rules } : {}) }, out);
+    }
+    case "version":
+    case "--version":
+      out(`${VERSION}\n`);
+      return 0;
+    case "help":
+    case "--help":
+    case "-h":
+      out(USAGE);
+      return 0;
+    default:
+      if (command === undefined || command.startsWith("-")) {
+        // Most likely started by hand where Velero would start it: say what this binary is.
+        err(`${new NotStartedByVeleroError().message}\n\n${USAGE}`);
+        return 1;
+      }
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (env[VELERO_HANDSHAKE.magicCookieKey] !== undefined) return runPluginMode(env, argv);
+  // `twinsnap rules | head`: a closed pipe ends the output, it is not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  try {
+    return await runCli(argv);
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))) {
+      process.stderr.write(`twinsnap: ${e.message}\nRun "twinsnap --help" for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`twinsnap: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`twinsnap: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,87 @@
+// The composition root of plugin mode: what runs when Velero starts the twinsnap executable.
+// The only place in plugin mode that reads the environment and the flags Velero passes.
+import { readFileSync } from "node:fs";
+import { cachedStripPolicy } from "../actions/strip-policy-source.js";
+import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_RUNTIME_FIELDS } from "../actions/strip-runtime-fields.js";
+import { hasClusterAccess, loadKubeConfig } from "../kube/kubeconfig.js";
+import { pluginConfigMapReader } from "../kube/plugin-config-map.js";
+import { createLogger, parseLogLevel, type Logger } from "../log/logger.js";
+import { configFileReader } from "../velero-plugin/config-file-reader.js";
+import { startGoPluginServer } from "../velero-plugin/go-plugin-server.js";
+import { negotiateHandshake } from "../velero-plugin/handshake.js";
+import { ActionRegistry, type ListedApi } from "../velero-plugin/registry.js";
+import { addVeleroServices } from "../velero-plugin/velero-services.js";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/** Velero passes its own server flags (--log-level=info --features= ...): read --log-level, ignore the rest. */
+export function logLevelFlag(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith("--log-level=")) return arg.slice("--log-level=".length);
+    if (arg === "--log-level") return argv[i + 1];
+  }
+  return undefined;
+}
+
+function veleroNamespace(env: Env): string {
+  if (env.VELERO_NAMESPACE) return env.VELERO_NAMESPACE;
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, "utf8").trim();
+  } catch {
+    return "velero";
+  }
+}
+
+function configReader(env: Env, log: Logger) {
+  if (env.TWINSNAP_PLUGIN_CONFIG_FILE) return configFileReader(env.TWINSNAP_PLUGIN_CONFIG_FILE);
+  if (!hasClusterAccess({ env })) {
+    log.debug("no cluster credentials: built-in stripping rules only");
+    return undefined;
+  }
+  return pluginConfigMapReader({ kubeConfig: () => loadKubeConfig({ env }), namespace: veleroNamespace(env), pluginName: STRIP_RUNTIME_FIELDS });
+}
+
+export function buildRegistry(env: Env, log: Logger): ActionRegistry {
+  const policy = cachedStripPolicy({ reader: configReader(env, log), log });
+  return new ActionRegistry()
+    .register(stripRuntimeFieldsBackupAction(policy, log))
+    .register(stripRuntimeFieldsRestoreAction(policy, log));
+}
+
+export async function runPluginMode(env: Env, argv: readonly string[]): Promise<number> {
+  let handshake;
+  try {
+    handshake = negotiateHandshake(env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  const log = createLogger({ level: parseLogLevel(logLevelFlag(argv)), format: "hclog" });
+  const listedApi: ListedApi = env.TWINSNAP_VELERO_API === "v1" ? "v1" : "v2";
+  // ListPlugins must report the path Velero ran: the executable itself (argv[1] is the script or, in a
+  // single executable, the executable), unless a wrapper says otherwise.
+  const command = env.TWINSNAP_PLUGIN_COMMAND ?? process.argv[1] ?? process.execPath;
+  const registry = buildRegistry(env, log);
+
+  const running = await startGoPluginServer({
+    handshake,
+    log,
+    addServices: (server) => addVeleroServices(server, { registry, command, listedApi, log }),
+  });
+
+  // The host owns the plugin's lifetime: Ctrl-C in Velero's terminal reaches the whole process group,
+  // and Velero stops its plugins itself (GRPCController.Shutdown), so SIGINT is ignored as go-plugin does.
+  process.on("SIGINT", () => log.debug("interrupt ignored; the host stops the plugin"));
+  process.on("SIGTERM", () => void running.stop("SIGTERM"));
+  // Last line of defence: an error that escaped an action must not take the plugin down mid-backup.
+  process.on("uncaughtException", (err) => log.error("unexpected error; the plugin keeps serving", { error: err.message }));
+  process.on("unhandledRejection", (err) => log.error("unexpected rejection; the plugin keeps serving", { error: String(err) }));
+
+  process.stdout.write(`${running.handshakeLine}\n`);
+  log.debug("plugin serving", { socket: running.socketPath, api: listedApi });
+  await running.stopped;
+  return 0;
+}

@@ -1,0 +1,259 @@
+// Velero's plugin services (PluginLister, BackupItemAction v1/v2, RestoreItemAction v1/v2) as one generic mux:
+// decode the request, find the action by the request's `plugin` name, call it with plain objects, encode the
+// result. This is the only place where thrown errors become gRPC status, so no action ever sees the wire and
+// no exception ever escapes to kill the process.
+import * as grpc from "@grpc/grpc-js";
+import type { OperationProgress, ResourceIdentifier, ResourceSelector, VeleroObject } from "../actions/action.js";
+import { UnknownOperationError } from "../actions/action.js";
+import type { Logger } from "../log/logger.js";
+import { asKubeObject, InvalidObjectError, isPlainObject, objectRef, type KubeObject } from "../manifest/object.js";
+import { PluginNotFoundError, type ActionRegistry, type ListedApi } from "./registry.js";
+import {
+  Wire,
+  type WireAppliesToRequest,
+  type WireBackupExecuteRequest,
+  type WireBackupProgressRequest,
+  type WireItemsReadyRequest,
+  type WireOperationProgress,
+  type WireResourceIdentifier,
+  type WireResourceSelector,
+  type WireRestoreExecuteRequest,
+  type WireRestoreProgressRequest,
+} from "./wire.js";
+
+/** A request whose bytes are not what Velero sends: reported as INVALID_ARGUMENT. */
+export class InvalidRequestError extends Error {
+  override readonly name = "InvalidRequestError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** An action threw: reported with the action's and the item's names so the Velero log says where. */
+export class ActionFailedError extends Error {
+  override readonly name = "ActionFailedError";
+  constructor(
+    readonly action: string,
+    readonly item: string,
+    options: { cause: unknown },
+  ) {
+    super(`${action} failed on ${item}: ${messageOf(options.cause)}`, options);
+  }
+}
+
+export interface VeleroServicesOptions {
+  registry: ActionRegistry;
+  /** The path Velero ran, reported by ListPlugins (Velero starts that command again for each action). */
+  command: string;
+  listedApi: ListedApi;
+  log: Logger;
+}
+
+export function addVeleroServices(server: grpc.Server, opts: VeleroServicesOptions): void {
+  const { registry, log } = opts;
+  const unary = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) => unaryHandler(log, method, fn);
+
+  server.addService(Wire.PluginLister.service, {
+    ListPlugins: unary("ListPlugins", async () => ({ plugins: registry.list(opts.command, opts.listedApi) })),
+  });
+
+  const backupAppliesTo = unary("BackupItemAction.AppliesTo", async (req: WireAppliesToRequest) => ({
+    ResourceSelector: toWireSelector(registry.backupAction(req.plugin).appliesTo()),
+  }));
+  const backupExecute = async (req: WireBackupExecuteRequest) => {
+    const action = registry.backupAction(req.plugin);
+    const item = decodeItem(req.item, "item");
+    const backup = decodeVeleroObject(req.backup, "backup");
+    const out = await guarded(action.name, item, () => action.execute({ item, backup }));
+    return {
+      item: encodeItem(out.item, action.name),
+      additionalItems: (out.additionalItems ?? []).map(toWireIdentifier),
+      operationID: out.operationId ?? "",
+      postOperationItems: (out.postOperationItems ?? []).map(toWireIdentifier),
+    };
+  };
+  server.addService(Wire.BackupItemActionV1.service, {
+    AppliesTo: backupAppliesTo,
+    Execute: unary("BackupItemAction.Execute", async (req: WireBackupExecuteRequest) => {
+      const { item, additionalItems } = await backupExecute(req);
+      return { item, additionalItems };
+    }),
+  });
+  server.addService(Wire.BackupItemActionV2.service, {
+    AppliesTo: backupAppliesTo,
+    Execute: unary("BackupItemActionV2.Execute", backupExecute),
+    Progress: unary("BackupItemActionV2.Progress", async (req: WireBackupProgressRequest) => {
+      const action = registry.backupAction(req.plugin);
+      if (!action.progress) throw new UnknownOperationError(action.name, req.operationID);
+      return { progress: toWireProgress(await action.progress(req.operationID, decodeVeleroObject(req.backup, "backup"))) };
+    }),
+    Cancel: unary("BackupItemActionV2.Cancel", async (req: WireBackupProgressRequest) => {
+      const action = registry.backupAction(req.plugin);
+      if (!action.cancel) throw new UnknownOperationError(action.name, req.operationID);
+      await action.cancel(req.operationID, decodeVeleroObject(req.backup, "backup"));
+      return {};
+    }),
+  });
+
+  const restoreAppliesTo = unary("RestoreItemAction.AppliesTo", async (req: WireAppliesToRequest) => ({
+    ResourceSelector: toWireSelector(registry.restoreAction(req.plugin).appliesTo()),
+  }));
+  const restoreExecute = async (req: WireRestoreExecuteRequest) => {
+    const action = registry.restoreAction(req.plugin);
+    const item = decodeItem(req.item, "item");
+    const itemFromBackup = req.itemFromBackup.length > 0 ? decodeItem(req.itemFromBackup, "itemFromBackup") : item;
+    const restore = decodeVeleroObject(req.restore, "restore");
+    const out = await guarded(action.name, item, () => action.execute({ item, itemFromBackup, restore }));
+    const timeoutMs = out.additionalItemsReadyTimeoutMs;
+    return {
+      item: encodeItem(out.item, action.name),
+      additionalItems: (out.additionalItems ?? []).map(toWireIdentifier),
+      skipRestore: out.skipRestore === true,
+      operationID: out.operationId ?? "",
+      waitForAdditionalItems: out.waitForAdditionalItems === true,
+      additionalItemsReadyTimeout:
+        timeoutMs === undefined ? null : { seconds: String(Math.floor(timeoutMs / 1000)), nanos: (timeoutMs % 1000) * 1e6 },
+    };
+  };
+  server.addService(Wire.RestoreItemActionV1.service, {
+    AppliesTo: restoreAppliesTo,
+    Execute: unary("RestoreItemAction.Execute", async (req: WireRestoreExecuteRequest) => {
+      const { item, additionalItems, skipRestore } = await restoreExecute(req);
+      return { item, additionalItems, skipRestore };
+    }),
+  });
+  server.addService(Wire.RestoreItemActionV2.service, {
+    AppliesTo: restoreAppliesTo,
+    Execute: unary("RestoreItemActionV2.Execute", restoreExecute),
+    Progress: unary("RestoreItemActionV2.Progress", async (req: WireRestoreProgressRequest) => {
+      const action = registry.restoreAction(req.plugin);
+      if (!action.progress) throw new UnknownOperationError(action.name, req.operationID);
+      return { progress: toWireProgress(await action.progress(req.operationID, decodeVeleroObject(req.restore, "restore"))) };
+    }),
+    Cancel: unary("RestoreItemActionV2.Cancel", async (req: WireRestoreProgressRequest) => {
+      const action = registry.restoreAction(req.plugin);
+      if (!action.cancel) throw new UnknownOperationError(action.name, req.operationID);
+      await action.cancel(req.operationID, decodeVeleroObject(req.restore, "restore"));
+      return {};
+    }),
+    AreAdditionalItemsReady: unary("RestoreItemActionV2.AreAdditionalItemsReady", async (req: WireItemsReadyRequest) => {
+      const action = registry.restoreAction(req.plugin);
+      if (!action.areAdditionalItemsReady) return { ready: true };
+      const restore = decodeVeleroObject(req.restore, "restore");
+      const items = req.additionalItems.map(fromWireIdentifier);
+      return { ready: await guarded(action.name, undefined, () => action.areAdditionalItemsReady!(items, restore)) };
+    }),
+  });
+}
+
+// ---- the one translation of errors into gRPC status ----
+
+function unaryHandler<Req, Res>(log: Logger, method: string, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    let pending: Promise<Res>;
+    try {
+      pending = fn(call.request);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(toServiceError(err, method, log)),
+    );
+  };
+}
+
+export function grpcCodeFor(err: unknown): grpc.status {
+  if (err instanceof PluginNotFoundError || err instanceof UnknownOperationError) return grpc.status.NOT_FOUND;
+  if (err instanceof InvalidRequestError) return grpc.status.INVALID_ARGUMENT;
+  return grpc.status.UNKNOWN;
+}
+
+function toServiceError(err: unknown, method: string, log: Logger): Partial<grpc.StatusObject> {
+  const code = grpcCodeFor(err);
+  const details = messageOf(err);
+  // Velero records the failed call as an item error itself; warn here so the count is not doubled.
+  log.warn("request failed", { method, code: grpc.status[code], error: details });
+  if (err instanceof Error && err.cause instanceof Error && err.cause.stack) log.debug("cause", { stack: err.cause.stack });
+  return { code, details };
+}
+
+async function guarded<T>(action: string, item: KubeObject | undefined, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw new ActionFailedError(action, item ? objectRef(item) : "additional items", { cause: err });
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---- bytes <-> plain objects ----
+
+function decodeJson(bytes: Buffer, field: string): unknown {
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    const preview = bytes.subarray(0, 60).toString("utf8");
+    throw new InvalidRequestError(`${field} is not valid JSON (${messageOf(err)}); it starts with ${JSON.stringify(preview)}`, { cause: err });
+  }
+}
+
+function decodeItem(bytes: Buffer, field: string): KubeObject {
+  if (bytes.length === 0) throw new InvalidRequestError(`${field} is empty`);
+  try {
+    return asKubeObject(decodeJson(bytes, field));
+  } catch (err) {
+    if (err instanceof InvalidObjectError) throw new InvalidRequestError(`${field}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function decodeVeleroObject(bytes: Buffer, field: string): VeleroObject {
+  if (bytes.length === 0) return {};
+  const value = decodeJson(bytes, field);
+  if (!isPlainObject(value)) throw new InvalidRequestError(`${field} must be a JSON object`);
+  return value;
+}
+
+/** Velero refuses a reply without an item that has kind and apiVersion, even when the item is skipped. */
+function encodeItem(item: KubeObject, action: string): Buffer {
+  if (!isPlainObject(item) || typeof item.kind !== "string" || typeof item.apiVersion !== "string") {
+    throw new ActionFailedError(action, "its result", { cause: new Error("the action returned an item without kind and apiVersion") });
+  }
+  return Buffer.from(JSON.stringify(item));
+}
+
+function toWireSelector(sel: ResourceSelector): WireResourceSelector {
+  return {
+    includedNamespaces: sel.includedNamespaces ?? [],
+    excludedNamespaces: sel.excludedNamespaces ?? [],
+    includedResources: sel.includedResources ?? [],
+    excludedResources: sel.excludedResources ?? [],
+    selector: sel.selector ?? "",
+  };
+}
+
+function toWireIdentifier(id: ResourceIdentifier): WireResourceIdentifier {
+  return { group: id.group, resource: id.resource, namespace: id.namespace, name: id.name };
+}
+
+function fromWireIdentifier(id: WireResourceIdentifier): ResourceIdentifier {
+  return { group: id.group, resource: id.resource, namespace: id.namespace, name: id.name };
+}
+
+function toWireProgress(p: OperationProgress): WireOperationProgress {
+  const ts = (d: Date | undefined) => (d ? { seconds: String(Math.floor(d.getTime() / 1000)), nanos: (d.getTime() % 1000) * 1e6 } : null);
+  return {
+    completed: p.completed,
+    err: p.error ?? "",
+    nCompleted: String(p.completedUnits ?? 0),
+    nTotal: String(p.totalUnits ?? 0),
+    operationUnits: p.unit ?? "",
+    description: p.description ?? "",
+    started: ts(p.started),
+    updated: ts(p.updated),
+  };
+}
