@@ -1,0 +1,26 @@
+// `npm run bench`: runs the benchmarks and writes machine-readable results to bench/results/<name>.json.
+// Numbers from these noisy machines are compared as ratios measured side by side in one run.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT } from "../test/support/fixtures.js";
+import { benchPluginExecute } from "./plugin-execute.js";
+
+const benches: Record<string, () => Promise<object>> = {
+  "plugin-execute": () => benchPluginExecute(),
+};
+
+const only = process.argv.slice(2);
+const outDir = join(REPO_ROOT, "bench", "results");
+mkdirSync(outDir, { recursive: true });
+const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryGiB: Math.round(totalmem() / 2 ** 30) };
+
+for (const [name, run] of Object.entries(benches)) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  process.stderr.write(`bench ${name}...\n`);
+  const result = { ...(await run()), machine, at: new Date().toISOString() };
+  const file = join(outDir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stderr.write(`wrote ${file}\n`);
+}
