@@ -5,6 +5,7 @@ import { NotStartedByVeleroError, VELERO_HANDSHAKE } from "../velero-plugin/hand
 import { runPluginMode } from "./plugin-mode.js";
 import { rulesCommand } from "./rules-command.js";
 import { stripCommand } from "./strip-command.js";
+import { exportFromBackup } from "./export-command.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
 
@@ -13,6 +14,10 @@ const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and
 Usage:
   twinsnap strip [--stage export|backup|restore] [--rules FILE] [-v] [FILE...]
                        clean manifests (YAML/JSON, "-" or none for stdin) with twinsnap's rules
+  twinsnap export --from-backup BACKUP.tar.gz --out DIR [--rules FILE] [--force]
+                 [--include-namespaces a,b] [--exclude-namespaces a,b]
+                 [--include-resources r,s] [--exclude-resources r,s]
+                       a Velero backup tarball as a tree of clean manifests, offline
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
@@ -41,6 +46,38 @@ async function runCli(argv: string[]): Promise<number> {
         { files: positionals, stage: values.stage!, verbose: values.verbose!, ...(values.rules ? { rulesFile: values.rules } : {}) },
         { stdin: readStdin, out, err },
       );
+    }
+    case "export": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          "from-backup": { type: "string" },
+          out: { type: "string" },
+          rules: { type: "string" },
+          force: { type: "boolean", default: false },
+          "include-namespaces": { type: "string" },
+          "exclude-namespaces": { type: "string" },
+          "include-resources": { type: "string" },
+          "exclude-resources": { type: "string" },
+        },
+      });
+      if (!values["from-backup"]) throw new UsageError("export needs --from-backup BACKUP.tar.gz (export from a live cluster is not built yet)");
+      if (!values.out) throw new UsageError("export needs --out DIR");
+      const list = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
+      await exportFromBackup(
+        {
+          fromBackup: values["from-backup"],
+          out: values.out,
+          force: values.force!,
+          ...(values.rules ? { rulesFile: values.rules } : {}),
+          ...(list(values["include-namespaces"]) ? { includeNamespaces: list(values["include-namespaces"]) } : {}),
+          ...(list(values["exclude-namespaces"]) ? { excludeNamespaces: list(values["exclude-namespaces"]) } : {}),
+          ...(list(values["include-resources"]) ? { includeResources: list(values["include-resources"]) } : {}),
+          ...(list(values["exclude-resources"]) ? { excludeResources: list(values["exclude-resources"]) } : {}),
+        },
+        (line) => err(`${line}\n`),
+      );
+      return 0;
     }
     case "rules": {
       const { values } = parseArgs({ args: rest, options: { rules: { type: "string" }, json: { type: "boolean", default: false } } });
