@@ -6,6 +6,7 @@ import { runPluginMode } from "./plugin-mode.js";
 import { rulesCommand } from "./rules-command.js";
 import { stripCommand } from "./strip-command.js";
 import { exportFromBackup } from "./export-command.js";
+import { applyCommand } from "./apply-command.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
 
@@ -18,6 +19,8 @@ Usage:
                  [--include-namespaces a,b] [--exclude-namespaces a,b]
                  [--include-resources r,s] [--exclude-resources r,s]
                        a Velero backup tarball as a tree of clean manifests, offline
+  twinsnap apply [--dry-run] [--concurrency N] [--kubeconfig FILE] [--rules FILE] DIR|FILE...
+                       apply manifests in dependency order (server-side apply), CRDs before their resources
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
@@ -78,6 +81,32 @@ async function runCli(argv: string[]): Promise<number> {
         (line) => err(`${line}\n`),
       );
       return 0;
+    }
+    case "apply": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          "dry-run": { type: "boolean", default: false },
+          concurrency: { type: "string", default: "8" },
+          kubeconfig: { type: "string" },
+          rules: { type: "string" },
+        },
+      });
+      if (positionals.length === 0) throw new UsageError("apply needs at least one directory or file");
+      const concurrency = Number.parseInt(values.concurrency!, 10);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError("--concurrency must be a positive integer");
+      return applyCommand(
+        {
+          paths: positionals,
+          dryRun: values["dry-run"]!,
+          concurrency,
+          env: process.env,
+          ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+          ...(values.rules ? { rulesFile: values.rules } : {}),
+        },
+        { out, err },
+      );
     }
     case "rules": {
       const { values } = parseArgs({ args: rest, options: { rules: { type: "string" }, json: { type: "boolean", default: false } } });
