@@ -3,7 +3,10 @@
 import { readFileSync } from "node:fs";
 import { cachedStripPolicy } from "../actions/strip-policy-source.js";
 import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_RUNTIME_FIELDS } from "../actions/strip-runtime-fields.js";
+import { restoreOrderBackupAction, restoreOrderRestoreAction, type ClusterView } from "../actions/restore-order.js";
+import { clusterView } from "../kube/cluster-view.js";
 import { hasClusterAccess, loadKubeConfig } from "../kube/kubeconfig.js";
+import { rawClient } from "../kube/raw-client.js";
 import { pluginConfigMapReader } from "../kube/plugin-config-map.js";
 import { createLogger, parseLogLevel, type Logger } from "../log/logger.js";
 import { configFileReader } from "../velero-plugin/config-file-reader.js";
@@ -44,11 +47,31 @@ function configReader(env: Env, log: Logger) {
   return pluginConfigMapReader({ kubeConfig: () => loadKubeConfig({ env }), namespace: veleroNamespace(env), pluginName: STRIP_RUNTIME_FIELDS });
 }
 
+/** The cluster, connected on first use: most items never need it, and the client library is large. */
+function lazyClusterView(env: Env): ClusterView {
+  let view: Promise<ClusterView> | undefined;
+  const get = () => (view ??= loadKubeConfig({ env }).then((kc) => clusterView(rawClient(kc))));
+  return {
+    resourceFor: async (group, kind) => (await get()).resourceFor(group, kind),
+    exists: async (id) => (await get()).exists(id),
+    isReady: async (id, readiness) => (await get()).isReady(id, readiness),
+  };
+}
+
 export function buildRegistry(env: Env, log: Logger): ActionRegistry {
   const policy = cachedStripPolicy({ reader: configReader(env, log), log });
-  return new ActionRegistry()
+  const registry = new ActionRegistry()
     .register(stripRuntimeFieldsBackupAction(policy, log))
     .register(stripRuntimeFieldsRestoreAction(policy, log));
+  // Restore order reads the cluster (discovery at backup, readiness at restore). Velero always gives its
+  // plugins in-cluster access; without any credentials the actions are not offered rather than failing items.
+  if (hasClusterAccess({ env })) {
+    const cluster = lazyClusterView(env);
+    registry.register(restoreOrderBackupAction(cluster, log)).register(restoreOrderRestoreAction(cluster, log));
+  } else {
+    log.debug("no cluster credentials: twinsnap.dev/restore-order is not offered");
+  }
+  return registry;
 }
 
 export async function runPluginMode(env: Env, argv: readonly string[]): Promise<number> {

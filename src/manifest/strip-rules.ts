@@ -249,6 +249,13 @@ export const BUILTIN_STRIP_RULES: readonly StripRule[] = [
     why: "Published in every namespace by the target cluster's controller with the target's own CA.",
   },
   {
+    name: "twinsnap-restore-record",
+    kinds: "*",
+    stages: ["restore", "export"],
+    remove: [ann("twinsnap.dev/restore-after")],
+    why: "twinsnap's own record of an item's dependencies in the backup; it has served its purpose once restored.",
+  },
+  {
     name: "last-applied-configuration",
     kinds: "*",
     stages: ["restore", "export"],

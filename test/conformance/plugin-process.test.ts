@@ -16,11 +16,14 @@ const restore = fixture("velero-restore");
 type Reply = Record<string, unknown> & { item: Buffer };
 const parse = (reply: Reply) => JSON.parse(reply.item.toString("utf8")) as Record<string, any>;
 
+/** No cluster credentials: the plugin offers only what works offline (restore order needs a cluster). */
+const OFFLINE = { HOME: mkdtempSync(join(tmpdir(), "twinsnap-home-")), KUBECONFIG: "", KUBERNETES_SERVICE_HOST: "" };
+
 describe("plugin process (go-plugin conformance)", function () {
   let host: PluginHost;
 
   before(async () => {
-    host = await PluginHost.start({ command: pluginCommand() });
+    host = await PluginHost.start({ command: pluginCommand(), env: OFFLINE });
   });
   after(async () => {
     await host?.shutdown();
@@ -237,7 +240,7 @@ describe("plugin process (go-plugin conformance)", function () {
 
 describe("plugin process lifecycle", () => {
   it("Shutdown stops it gracefully and removes its socket", async () => {
-    const host = await PluginHost.start({ command: pluginCommand() });
+    const host = await PluginHost.start({ command: pluginCommand(), env: OFFLINE });
     const socket = host.handshake.address;
     const result = await host.shutdown();
     assert.equal(result.graceful, true, "exited before go-plugin's 2 s kill");
@@ -246,7 +249,7 @@ describe("plugin process lifecycle", () => {
   });
 
   it("lists v1 kinds for Velero releases without v2 actions when TWINSNAP_VELERO_API=v1", async () => {
-    const host = await PluginHost.start({ command: pluginCommand(), env: { TWINSNAP_VELERO_API: "v1" } });
+    const host = await PluginHost.start({ command: pluginCommand(), env: { ...OFFLINE, TWINSNAP_VELERO_API: "v1" } });
     try {
       const reply = await host.call<{ plugins: { kind: string }[] }>("PluginLister", "ListPlugins", {});
       assert.deepEqual(reply.plugins.map((p) => p.kind).sort(), ["BackupItemAction", "RestoreItemAction"]);
@@ -256,7 +259,7 @@ describe("plugin process lifecycle", () => {
   });
 
   it("announces that it does not multiplex when the host asks", async () => {
-    const host = await PluginHost.start({ command: pluginCommand(), env: { PLUGIN_MULTIPLEX_GRPC: "true" } });
+    const host = await PluginHost.start({ command: pluginCommand(), env: { ...OFFLINE, PLUGIN_MULTIPLEX_GRPC: "true" } });
     try {
       assert.deepEqual(host.handshake.rest, ["", "false"]);
     } finally {
@@ -306,7 +309,7 @@ describe("plugin configuration", () => {
         "  kinds: [apps/Deployment]",
       ].join("\n"),
     );
-    const host = await PluginHost.start({ command: pluginCommand(), env: { TWINSNAP_PLUGIN_CONFIG_FILE: file } });
+    const host = await PluginHost.start({ command: pluginCommand(), env: { ...OFFLINE, TWINSNAP_PLUGIN_CONFIG_FILE: file } });
     try {
       const widget = parse(await host.call<Reply>("BackupItemActionV2", "Execute", { plugin: NAME, item: jsonBytes(fixture("cr-widget")), backup: jsonBytes(backup) }));
       assert.deepEqual(widget.spec, { size: 3 });
@@ -321,7 +324,7 @@ describe("plugin configuration", () => {
   it("a bad rule is reported once as an error and the built-in rules still apply: no item is lost", async () => {
     const file = join(configDir, "bad.yaml");
     writeFileSync(file, "rules:\n  - name: Bad Name\n    kinds: [Pod]\n    remove: ['spec..x']\n");
-    const host = await PluginHost.start({ command: pluginCommand(), env: { TWINSNAP_PLUGIN_CONFIG_FILE: file } });
+    const host = await PluginHost.start({ command: pluginCommand(), env: { ...OFFLINE, TWINSNAP_PLUGIN_CONFIG_FILE: file } });
     try {
       for (let i = 0; i < 3; i++) {
         const out = parse(await host.call<Reply>("BackupItemActionV2", "Execute", { plugin: NAME, item: jsonBytes(fixture("deployment")), backup: jsonBytes(backup) }));

@@ -287,6 +287,11 @@ describe("built-in stripping rules", () => {
       const e = strip({ apiVersion: "v1", kind: "Endpoints", metadata: { name: "e", annotations: { "endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:00Z" } } }, "backup");
       assert.deepEqual(e.object.metadata.annotations, {});
     });
+    it("drops twinsnap's own restore record once restored or exported, keeps it in the backup", () => {
+      const cm: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", annotations: { "twinsnap.dev/restore-after": "[]" } } };
+      assert.deepEqual(strip(cm, "backup").object.metadata.annotations, { "twinsnap.dev/restore-after": "[]" });
+      assert.deepEqual(strip(cm, "restore").object.metadata.annotations, {});
+    });
     it("drops last-applied-configuration on restore and export, never at backup", () => {
       const cm: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}" } } };
       assert.deepEqual(strip(cm, "backup").object.metadata.annotations, { "kubectl.kubernetes.io/last-applied-configuration": "{}" });
