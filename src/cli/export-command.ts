@@ -1,5 +1,5 @@
-// `twinsnap export --from-backup <backup.tar.gz> --out DIR`: a Velero backup as a tree of clean manifests,
-// offline. (Export from a live cluster uses the same layout and rules.)
+// `twinsnap export`: clean manifests in a readable tree, from a live cluster or, offline, from a Velero backup
+// tarball. Both go through the same stripping rules and layout, so the same objects give the same bytes.
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { exportPath } from "../manifest/export-layout.js";
@@ -8,10 +8,14 @@ import { buildStripPolicy, parseStripConfig } from "../manifest/strip-config.js"
 import { stripObject } from "../manifest/strip.js";
 import { toYaml } from "../manifest/yaml.js";
 import { readBackupItems } from "../velero/backup-archive.js";
+import { generatedBy } from "../manifest/export-selection.js";
+import type { KubeObject } from "../manifest/object.js";
+import { listLiveObjects } from "../kube/live-export.js";
+import { loadKubeConfig } from "../kube/kubeconfig.js";
+import { rawClient } from "../kube/raw-client.js";
 import { ExportTreeWriter } from "./export-writer.js";
 
 export interface ExportOptions extends ResourceFilterOptions {
-  fromBackup: string;
   out: string;
   rulesFile?: string;
   force: boolean;
@@ -21,16 +25,48 @@ export interface ExportSummary {
   exported: number;
   skippedByRules: number;
   filtered: number;
+  /** Live exports: objects the target cluster makes itself (see export-selection.ts). */
+  generated?: number;
 }
 
-export async function exportFromBackup(opts: ExportOptions, progress: (line: string) => void): Promise<ExportSummary> {
+interface SourceItem {
+  groupResource: string;
+  namespace: string;
+  object: KubeObject;
+}
+
+export async function exportFromBackup(opts: ExportOptions & { fromBackup: string }, progress: (line: string) => void): Promise<ExportSummary> {
+  return exportItems(readBackupItems(createReadStream(opts.fromBackup)), opts, progress);
+}
+
+export async function exportFromCluster(
+  opts: ExportOptions & { kubeconfig?: string; includeGenerated: boolean; env: Readonly<Record<string, string | undefined>> },
+  progress: (line: string) => void,
+): Promise<ExportSummary> {
+  const kc = await loadKubeConfig({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
+  const filter = resourceFilter(opts);
+  let generated = 0;
+  async function* live(): AsyncGenerator<SourceItem> {
+    for await (const { groupResource, object } of listLiveObjects(rawClient(kc), filter)) {
+      if (!opts.includeGenerated && generatedBy(object)) {
+        generated++;
+        continue;
+      }
+      yield { groupResource, namespace: object.metadata.namespace ?? "", object };
+    }
+  }
+  const summary = await exportItems(live(), opts, progress);
+  return { ...summary, generated };
+}
+
+async function exportItems(items: AsyncIterable<SourceItem>, opts: ExportOptions, progress: (line: string) => void): Promise<ExportSummary> {
   const config = opts.rulesFile ? parseStripConfig(await readFile(opts.rulesFile, "utf8"), opts.rulesFile) : {};
   const policy = buildStripPolicy(config, opts.rulesFile);
   const filter = resourceFilter(opts);
   const writer = await ExportTreeWriter.open(opts.out, { force: opts.force });
   const summary: ExportSummary = { exported: 0, skippedByRules: 0, filtered: 0 };
   try {
-    for await (const item of readBackupItems(createReadStream(opts.fromBackup))) {
+    for await (const item of items) {
       if (!filter.includes(item.groupResource, item.namespace)) {
         summary.filtered++;
         continue;

@@ -5,7 +5,7 @@ import { NotStartedByVeleroError, VELERO_HANDSHAKE } from "../velero-plugin/hand
 import { runPluginMode } from "./plugin-mode.js";
 import { rulesCommand } from "./rules-command.js";
 import { stripCommand } from "./strip-command.js";
-import { exportFromBackup } from "./export-command.js";
+import { exportFromBackup, exportFromCluster } from "./export-command.js";
 import { applyCommand } from "./apply-command.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
@@ -15,10 +15,10 @@ const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and
 Usage:
   twinsnap strip [--stage export|backup|restore] [--rules FILE] [-v] [FILE...]
                        clean manifests (YAML/JSON, "-" or none for stdin) with twinsnap's rules
-  twinsnap export --from-backup BACKUP.tar.gz --out DIR [--rules FILE] [--force]
+  twinsnap export --out DIR [--from-backup BACKUP.tar.gz | --kubeconfig FILE] [--rules FILE] [--force]
                  [--include-namespaces a,b] [--exclude-namespaces a,b]
-                 [--include-resources r,s] [--exclude-resources r,s]
-                       a Velero backup tarball as a tree of clean manifests, offline
+                 [--include-resources r,s] [--exclude-resources r,s] [--include-generated]
+                       clean manifests, one file per object, from a live cluster or (offline) a Velero backup
   twinsnap apply [--dry-run] [--concurrency N] [--kubeconfig FILE] [--rules FILE] DIR|FILE...
                        apply manifests in dependency order (server-side apply), CRDs before their resources
   twinsnap rules [--rules FILE] [--json]
@@ -62,14 +62,13 @@ async function runCli(argv: string[]): Promise<number> {
           "exclude-namespaces": { type: "string" },
           "include-resources": { type: "string" },
           "exclude-resources": { type: "string" },
+          kubeconfig: { type: "string" },
+          "include-generated": { type: "boolean", default: false },
         },
       });
-      if (!values["from-backup"]) throw new UsageError("export needs --from-backup BACKUP.tar.gz (export from a live cluster is not built yet)");
       if (!values.out) throw new UsageError("export needs --out DIR");
       const list = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
-      await exportFromBackup(
-        {
-          fromBackup: values["from-backup"],
+      const common = {
           out: values.out,
           force: values.force!,
           ...(values.rules ? { rulesFile: values.rules } : {}),
@@ -77,9 +76,14 @@ async function runCli(argv: string[]): Promise<number> {
           ...(list(values["exclude-namespaces"]) ? { excludeNamespaces: list(values["exclude-namespaces"]) } : {}),
           ...(list(values["include-resources"]) ? { includeResources: list(values["include-resources"]) } : {}),
           ...(list(values["exclude-resources"]) ? { excludeResources: list(values["exclude-resources"]) } : {}),
-        },
-        (line) => err(`${line}\n`),
-      );
+      };
+      const progress = (line: string) => err(`${line}\n`);
+      if (values["from-backup"]) await exportFromBackup({ ...common, fromBackup: values["from-backup"] }, progress);
+      else
+        await exportFromCluster(
+          { ...common, includeGenerated: values["include-generated"]!, env: process.env, ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}) },
+          progress,
+        );
       return 0;
     }
     case "apply": {

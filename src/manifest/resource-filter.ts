@@ -8,7 +8,9 @@ export interface ResourceFilterOptions {
 }
 
 export interface ResourceFilter {
-  /** namespace "" for cluster-scoped objects; groupResource like "deployments.apps" or "configmaps". */
+  /** Whether a resource ("deployments.apps", "configmaps") passes the resource filters at all. */
+  includesResource(groupResource: string): boolean;
+  /** namespace "" for cluster-scoped objects. */
   includes(groupResource: string, namespace: string): boolean;
 }
 
@@ -18,11 +20,15 @@ export function resourceFilter(opts: ResourceFilterOptions = {}): ResourceFilter
   const incRes = new Set(opts.includeResources ?? []);
   const excRes = new Set(opts.excludeResources ?? []);
   const resourceNames = (gr: string) => [gr, gr.split(".")[0]!];
+  const includesResource = (groupResource: string) => {
+    const names = resourceNames(groupResource);
+    if (names.some((n) => excRes.has(n))) return false;
+    return incRes.size === 0 || incRes.has("*") || names.some((n) => incRes.has(n));
+  };
   return {
+    includesResource,
     includes(groupResource, namespace) {
-      const names = resourceNames(groupResource);
-      if (names.some((n) => excRes.has(n))) return false;
-      if (incRes.size > 0 && !incRes.has("*") && !names.some((n) => incRes.has(n))) return false;
+      if (!includesResource(groupResource)) return false;
       if (namespace === "") return true;
       if (excNs.has(namespace)) return false;
       return incNs.size === 0 || incNs.has("*") || incNs.has(namespace);

@@ -6,8 +6,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$1"
 out="$(cd "$1" && pwd)"
-go_bin="$(command -v go || echo /usr/local/go/bin/go)"
+go_bin="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 cd "$here"
 # -mod=readonly: go.mod/go.sum are pinned; fail rather than silently update them.
-GOTOOLCHAIN=local CGO_ENABLED=0 "$go_bin" build -mod=readonly -trimpath -o "$out/velero-plugin-client" .
+GOTOOLCHAIN=local CGO_ENABLED=0 "$go_bin" build -mod=readonly -trimpath -buildvcs=false -o "$out/velero-plugin-client" .
 echo "VELERO_PLUGIN_CLIENT_BIN=$out/velero-plugin-client" > "$out/peer.env"

@@ -1,0 +1,185 @@
+// A real Kubernetes control plane on loopback for tests: etcd and kube-apiserver (and, if asked,
+// kube-controller-manager) as child processes on free ports, with a kubeconfig. Logs stay in its directory,
+// which is kept when a test run fails.
+import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import https from "node:https";
+import { peer } from "./peers.js";
+
+export interface ControlPlane {
+  name: string;
+  dir: string;
+  kubeconfigPath: string;
+  server: string;
+  token: string;
+  etcdEndpoint: string;
+  etcdDataDir: string;
+  /** Stops every process; with keepDir false (default) also removes the directory. */
+  stop(opts?: { keepDir?: boolean }): Promise<void>;
+  /** Stops only etcd (for fault tests); returns a function that starts it again on the same data. */
+  stopEtcd(): Promise<() => Promise<void>>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function startProcess(dir: string, name: string, bin: string, args: string[]): ChildProcess {
+  const log = createWriteStream(join(dir, `${name}.log`));
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  return child;
+}
+
+async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logHint: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} not ready after ${timeoutMs / 1000} s; see ${logHint}`);
+}
+
+function httpsGet(url: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 5000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+  });
+}
+
+async function startEtcd(dir: string, dataDir: string, clientPort: number, peerPort: number): Promise<ChildProcess> {
+  const url = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const child = startProcess(dir, "etcd", peer("ETCD_BIN"), [
+    "--name=test",
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${url}`,
+    `--advertise-client-urls=${url}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=test=${peerUrl}`,
+    "--log-level=warn",
+  ]);
+  await waitFor("etcd", async () => (await fetch(`${url}/health`)).ok, 30_000, join(dir, "etcd.log"));
+  return child;
+}
+
+export async function startControlPlane(opts: { name: string; withControllerManager?: boolean }): Promise<ControlPlane> {
+  const dir = mkdtempSync(join(tmpdir(), `twinsnap-${opts.name}-`));
+  const certDir = join(dir, "certs");
+  mkdirSync(certDir);
+  const etcdDataDir = join(dir, "etcd-data");
+  const [etcdPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const token = "twinsnap-test-admin-token";
+  writeFileSync(join(dir, "tokens.csv"), `${token},admin,admin,system:masters\n`);
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  writeFileSync(join(dir, "sa.key"), privateKey.export({ type: "pkcs1", format: "pem" }));
+  writeFileSync(join(dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
+
+  let etcd: ChildProcess | undefined = await startEtcd(dir, etcdDataDir, etcdPort, etcdPeerPort);
+  const server = `https://127.0.0.1:${apiPort}`;
+  const apiserver = startProcess(dir, "kube-apiserver", peer("KUBE_APISERVER_BIN"), [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${apiPort}`,
+    `--cert-dir=${certDir}`,
+    `--token-auth-file=${join(dir, "tokens.csv")}`,
+    "--authorization-mode=RBAC",
+    `--service-account-key-file=${join(dir, "sa.pub")}`,
+    `--service-account-signing-key-file=${join(dir, "sa.key")}`,
+    "--service-account-issuer=https://kubernetes.default.svc",
+    "--service-cluster-ip-range=10.96.0.0/12",
+    "--advertise-address=127.0.0.1",
+  ]);
+  const kubeconfigPath = join(dir, "kubeconfig");
+  writeFileSync(
+    kubeconfigPath,
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters:",
+      `- name: ${opts.name}`,
+      "  cluster:",
+      `    server: ${server}`,
+      "    insecure-skip-tls-verify: true",
+      "users:",
+      "- name: admin",
+      "  user:",
+      `    token: ${token}`,
+      "contexts:",
+      `- name: ${opts.name}`,
+      "  context:",
+      `    cluster: ${opts.name}`,
+      "    user: admin",
+      `current-context: ${opts.name}`,
+      "",
+    ].join("\n"),
+  );
+  await waitFor("kube-apiserver", async () => (await httpsGet(`${server}/readyz`, token)) === 200, 90_000, join(dir, "kube-apiserver.log"));
+
+  let kcm: ChildProcess | undefined;
+  if (opts.withControllerManager) {
+    kcm = startProcess(dir, "kube-controller-manager", peer("KUBE_CONTROLLER_MANAGER_BIN"), [
+      `--kubeconfig=${kubeconfigPath}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${await freePort()}`,
+      `--service-account-private-key-file=${join(dir, "sa.key")}`,
+      `--root-ca-file=${join(certDir, "apiserver.crt")}`,
+      "--leader-elect=false",
+      "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle",
+      "--use-service-account-credentials=false",
+    ]);
+  }
+
+  return {
+    name: opts.name,
+    dir,
+    kubeconfigPath,
+    server,
+    token,
+    etcdEndpoint: `http://127.0.0.1:${etcdPort}`,
+    etcdDataDir,
+    async stop(stopOpts = {}) {
+      await stopProcess(kcm);
+      await stopProcess(apiserver);
+      await stopProcess(etcd);
+      if (!stopOpts.keepDir) {
+        const { rmSync } = await import("node:fs");
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    async stopEtcd() {
+      await stopProcess(etcd);
+      etcd = undefined;
+      return async () => {
+        etcd = await startEtcd(dir, etcdDataDir, etcdPort, etcdPeerPort);
+      };
+    },
+  };
+}
