@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { jsonBytes, PluginHost } from "../support/go-plugin-host.js";
-import { fixture, pluginCommand } from "../support/fixtures.js";
+import { fixture as loadFixture, pluginCommand } from "../support/fixtures.js";
 
+const fixture = (name: string) => loadFixture(name) as Record<string, any>;
 const NAME = "twinsnap.dev/strip-runtime-fields";
 const backup = fixture("velero-backup");
 const restore = fixture("velero-restore");
@@ -89,8 +90,8 @@ describe("plugin process (go-plugin conformance)", function () {
         ["service-clusterip", (s) => assert.equal(s.clusterIP, undefined)],
         ["service-headless", (s) => assert.equal(s.clusterIP, "None")],
         ["service-externalname", (s) => assert.equal(s.externalName, "payments.example.com")],
-        ["service-nodeport", (s) => assert.deepEqual(s.ports.map((p: any) => p.nodePort), [31080, 30909])],
-        ["service-loadbalancer", (s) => assert.equal(s.healthCheckNodePort, 32123)],
+        ["service-nodeport", (s) => assert.deepEqual(s.ports.map((p: any) => p.nodePort), fixture("service-nodeport").spec.ports.map((p: any) => p.nodePort))],
+        ["service-loadbalancer", (s) => assert.equal(s.healthCheckNodePort, fixture("service-loadbalancer").spec.healthCheckNodePort)],
       ];
       for (const [name, check] of cases) {
         const out = parse(await host.call<Reply>("BackupItemActionV2", "Execute", { plugin: NAME, item: jsonBytes(fixture(name)), backup: jsonBytes(backup) }));
@@ -163,8 +164,10 @@ describe("plugin process (go-plugin conformance)", function () {
       assert.equal(nodePort.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"], undefined);
       const preserving = { ...restore, spec: { ...(restore.spec as object), preserveNodePorts: true } };
       const kept = await run("service-loadbalancer", preserving);
-      assert.equal(kept.spec.healthCheckNodePort, 32123);
-      assert.deepEqual(kept.spec.ports.map((p: any) => p.nodePort), [30443]);
+      const lb = fixture("service-loadbalancer").spec;
+      assert.ok(lb.healthCheckNodePort > 0);
+      assert.equal(kept.spec.healthCheckNodePort, lb.healthCheckNodePort);
+      assert.deepEqual(kept.spec.ports.map((p: any) => p.nodePort), lb.ports.map((p: any) => p.nodePort));
     });
 
     it("additional items are ready at once and there is no asynchronous operation", async () => {

@@ -1,0 +1,121 @@
+// Export a realistic cluster, apply the export to a fresh apiserver in one pass, and find every object there
+// with its spec intact: the new-cluster migration path, on real apiservers.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { promisify } from "node:util";
+import { REPO_ROOT } from "../support/fixtures.js";
+import { testCluster, type TestCluster } from "../support/test-clusters.js";
+
+const run = promisify(execFile);
+const CORPUS = join(REPO_ROOT, "test", "fixtures", "corpus");
+const TWINSNAP = join(REPO_ROOT, "bin", "twinsnap.js");
+
+async function twinsnap(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(TWINSNAP, args, { maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+function tree(dir: string): Map<string, string> {
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  return new Map(files.map((e) => [relative(dir, join(e.parentPath, e.name)), readFileSync(join(e.parentPath, e.name), "utf8")]));
+}
+
+export async function populateCorpus(cluster: TestCluster): Promise<void> {
+  await cluster.kubectl(["apply", "-f", join(CORPUS, "00-crds.yaml")]);
+  await cluster.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/widgets.example.com", "crd/gadgets.example.com"]);
+  for (const f of ["10-cluster.yaml", "20-shop.yaml", "30-ci-and-custom.yaml"]) await cluster.kubectl(["apply", "-f", join(CORPUS, f)]);
+}
+
+describe("export from a live cluster and apply to a fresh one", function () {
+  this.timeout(300_000);
+  let source: TestCluster;
+  let target: TestCluster;
+  const work = mkdtempSync(join(tmpdir(), "twinsnap-migrate-"));
+
+  before(async () => {
+    [source, target] = await Promise.all([testCluster("source", { withControllerManager: true }), testCluster("fresh-target")]);
+    await populateCorpus(source);
+  });
+
+  it("exports the corpus as one clean file per object, and the same bytes twice", async () => {
+    const first = await twinsnap(["export", "--kubeconfig", source.kubeconfigPath, "--out", join(work, "export-1")]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /exported \d+ objects/);
+    const second = await twinsnap(["export", "--kubeconfig", source.kubeconfigPath, "--out", join(work, "export-2")]);
+    assert.equal(second.code, 0, second.stderr);
+    const a = tree(join(work, "export-1"));
+    for (const expected of [
+      "cluster/customresourcedefinitions.apiextensions.k8s.io/widgets.example.com.yaml",
+      "cluster/gadgets.example.com/sprocket.yaml",
+      "namespaces/shop/widgets.example.com/blue.yaml",
+      "namespaces/shop/deployments.apps/web.yaml",
+      "namespaces/shop/services/edge.yaml",
+      "namespaces/shop/ingresses.networking.k8s.io/shop.yaml",
+      "namespaces/shop/persistentvolumeclaims/data.yaml",
+      "cluster/persistentvolumes/shop-data.yaml",
+      "cluster/clusterrolebindings.rbac.authorization.k8s.io/builder-reads-widgets.yaml",
+      "namespaces/ci/secrets/builder-long-lived.yaml",
+    ]) {
+      assert.ok(a.has(expected), `${expected} missing from ${[...a.keys()].join(", ")}`);
+    }
+    assert.ok(![...a.keys()].some((k) => k.includes("replicasets") || k.includes("endpointslices") || k.startsWith("namespaces/kube-system")), "generated objects are left out");
+    assert.deepEqual(tree(join(work, "export-2")), a, "same cluster, same bytes");
+    const deployment = a.get("namespaces/shop/deployments.apps/web.yaml")!;
+    for (const runtime of ["resourceVersion", "uid:", "managedFields", "creationTimestamp: '", "status:"]) assert.ok(!deployment.includes(runtime), `${runtime} in\n${deployment}`);
+  });
+
+  it("applies the export to a fresh apiserver in one pass, and every object is there with its spec", async () => {
+    const applied = await twinsnap(["apply", "--kubeconfig", target.kubeconfigPath, join(work, "export-1")]);
+    assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
+    assert.match(applied.stdout, /^\d+ created, 0 configured, 0 unchanged, 0 failed, 0 not attempted/);
+    const back = await twinsnap(["export", "--kubeconfig", target.kubeconfigPath, "--out", join(work, "from-target")]);
+    assert.equal(back.code, 0, back.stderr);
+    const before = tree(join(work, "export-1"));
+    const after = tree(join(work, "from-target"));
+    assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
+    for (const [file, text] of before) assert.equal(after.get(file), text, `${file} differs after the round trip`);
+  });
+
+  it("applying again configures nothing", async () => {
+    const again = await twinsnap(["apply", "--kubeconfig", target.kubeconfigPath, join(work, "export-1")]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^0 created, 0 configured, \d+ unchanged, 0 failed/);
+  });
+
+  it("one file with a CRD and its resources: kubectl apply fails, twinsnap apply succeeds on the first try", async () => {
+    const file = (group: string) => {
+      const path = join(work, `${group}.yaml`);
+      writeFileSync(
+        path,
+        [
+          `apiVersion: example.org/v1\nkind: Thing\nmetadata: { name: one, namespace: default }\nspec: { n: 1 }`,
+          `apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: { name: things.${group} }\nspec:\n  group: ${group}\n  scope: Namespaced\n  names: { kind: Thing, plural: things, singular: thing, listKind: ThingList }\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }`,
+        ]
+          .join("\n---\n")
+          .replaceAll("example.org", group),
+      );
+      return path;
+    };
+    await assert.rejects(target.kubectl(["apply", "-f", file("kubectl.example.org")]), /ensure CRDs are installed first|no matches for kind/);
+    const result = await twinsnap(["apply", "--kubeconfig", target.kubeconfigPath, file("twinsnap.example.org")]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /^2 created/);
+    assert.match(await target.kubectl(["get", "things.twinsnap.example.org", "one", "-n", "default", "-o", "name"]), /thing/);
+  });
+
+  it("a failed object is reported with the apiserver's reason and a non-zero exit", async () => {
+    const path = join(work, "bad.yaml");
+    writeFileSync(path, "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: bad, namespace: missing-namespace }\ndata: { a: b }\n");
+    const result = await twinsnap(["apply", "--kubeconfig", target.kubeconfigPath, path]);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /failed: ConfigMap missing-namespace\/bad: .*namespaces? "missing-namespace" not found/);
+  });
+});

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds etcd, etcdutl and etcdctl (go.etcd.io/etcd v3.6) into $1. Their own go.mod files replace sibling
+# modules with local paths; as dependencies of this wrapper those replaces do not apply, the published
+# modules are used.
+set -euo pipefail
+out=${1:?output directory}
+cd "$(dirname "$0")"
+version=$(sed -n 's/^\tgo.etcd.io\/etcd\/server\/v3 v//p' go.mod)
+ldflags="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=v${version}"
+CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$out/etcd" go.etcd.io/etcd/server/v3
+CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$out/" go.etcd.io/etcd/etcdutl/v3 go.etcd.io/etcd/etcdctl/v3
+cat > "$out/peer.env" <<ENV
+ETCD_BIN=$out/etcd
+ETCDUTL_BIN=$out/etcdutl
+ETCDCTL_BIN=$out/etcdctl
+ENV

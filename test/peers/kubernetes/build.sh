@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes into $1.
+set -euo pipefail
+out=${1:?output directory}
+cd "$(dirname "$0")"
+version=$(sed -n 's/^require k8s.io\/kubernetes v//p' go.mod)
+minor=$(echo "$version" | cut -d. -f2)
+# Stamp the version the way Kubernetes' own build does: clients (Velero, kubectl) read it from /version.
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X ${pkg}.gitVersion=v${version} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitTreeState=clean"
+done
+CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$out/" \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+cat > "$out/peer.env" <<ENV
+KUBE_APISERVER_BIN=$out/kube-apiserver
+KUBE_CONTROLLER_MANAGER_BIN=$out/kube-controller-manager
+KUBECTL_BIN=$out/kubectl
+ENV
