@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { loadKubeConfig } from "../kube/kubeconfig.js";
 import { kubeApplyTarget } from "../kube/kube-apply-target.js";
+import { rawClient } from "../kube/raw-client.js";
 import { orderedApply, type ApplySummary } from "../kube/ordered-apply.js";
 import type { KubeObject } from "../manifest/object.js";
 import { buildStripPolicy, parseStripConfig } from "../manifest/strip-config.js";
@@ -55,7 +56,7 @@ export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: str
   const { objects, skipped } = await loadManifests(opts.paths, opts.rulesFile);
   for (const s of skipped) io.err(`left out ${s}\n`);
   const kc = await loadKubeConfig({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
-  const target = await kubeApplyTarget(kc);
+  const target = kubeApplyTarget(rawClient(kc));
   const summary = await orderedApply(objects, target, {
     dryRun: opts.dryRun,
     concurrency: opts.concurrency,

@@ -44,13 +44,14 @@ function configReader(env: Env, log: Logger) {
     log.debug("no cluster credentials: built-in stripping rules only");
     return undefined;
   }
-  return pluginConfigMapReader({ kubeConfig: () => loadKubeConfig({ env }), namespace: veleroNamespace(env), pluginName: STRIP_RUNTIME_FIELDS });
+  return pluginConfigMapReader({ client: () => loadKubeConfig({ env }).then(rawClient), namespace: veleroNamespace(env), pluginName: STRIP_RUNTIME_FIELDS });
 }
 
 /** The cluster, connected on first use: most items never need it, and the client library is large. */
 function lazyClusterView(env: Env): ClusterView {
   let view: Promise<ClusterView> | undefined;
   const get = () => (view ??= loadKubeConfig({ env }).then((kc) => clusterView(rawClient(kc))));
+  // (One connection per plugin process; the config reader makes its own, it may run where the view never does.)
   return {
     resourceFor: async (group, kind) => (await get()).resourceFor(group, kind),
     exists: async (id) => (await get()).exists(id),

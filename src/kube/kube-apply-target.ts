@@ -1,64 +1,65 @@
-// The apiserver side of `twinsnap apply`: server-side apply with twinsnap as field manager, and readiness
-// checks for what dependents wait on.
-import type { KubeConfig, KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-node";
+// The apiserver side of `twinsnap apply`: server-side apply (twinsnap as field manager) of the objects exactly
+// as written — raw JSON, so no typed client can drop fields it does not model — and readiness checks.
 import type { DependencyRef } from "../manifest/dependency-rule.js";
-import type { KubeObject } from "../manifest/object.js";
+import { groupOf, type KubeObject } from "../manifest/object.js";
+import { Discovery, objectPath, type ApiResource } from "./discovery.js";
 import type { ApplyTarget } from "./ordered-apply.js";
-import { describeApiError, isNotFound } from "./api-error.js";
+import type { RawClient } from "./raw-client.js";
 
 export const FIELD_MANAGER = "twinsnap";
 
-export class ApplyError extends Error {
-  override readonly name = "ApplyError";
-  constructor(
-    readonly object: string,
-    readonly status: number | undefined,
-    message: string,
-  ) {
-    super(message);
+export class UnknownKindError extends Error {
+  override readonly name = "UnknownKindError";
+  constructor(readonly apiVersion: string, readonly kind: string) {
+    super(`the cluster does not serve ${kind} in ${apiVersion} (is its CRD installed, or the API enabled?)`);
   }
 }
 
-export async function kubeApplyTarget(kc: KubeConfig): Promise<ApplyTarget> {
-  const k8s = await import("@kubernetes/client-node");
-  const objects: KubernetesObjectApi = k8s.KubernetesObjectApi.makeApiClient(kc);
-  const asSpec = (obj: KubeObject) => obj as unknown as KubernetesObject;
-  const header = (group: string, kind: string, namespace: string, name: string) => ({
-    apiVersion: group === "" ? "v1" : `${group}/${versionFor(group)}`,
-    kind,
-    metadata: { name, ...(namespace ? { namespace } : {}) },
-  });
+export function kubeApplyTarget(client: RawClient, discovery = new Discovery(client)): ApplyTarget {
+  const resourceOf = async (obj: KubeObject): Promise<ApiResource> => {
+    const group = groupOf(obj.apiVersion);
+    let r = await discovery.forKind(group, obj.kind);
+    if (!r) {
+      // Discovery is cached: a CRD created by this apply is only seen after a refresh.
+      discovery.refresh();
+      r = await discovery.forKind(group, obj.kind);
+    }
+    if (!r) throw new UnknownKindError(obj.apiVersion, obj.kind);
+    // Write at the version the manifest names, which may differ from the preferred one.
+    return { ...r, version: obj.apiVersion.includes("/") ? obj.apiVersion.split("/")[1]! : obj.apiVersion };
+  };
+  const namespaceOf = (obj: KubeObject, r: ApiResource) => (r.namespaced ? (obj.metadata.namespace ?? "default") : "");
 
   return {
     async current(obj) {
-      try {
-        const found = await objects.read(asSpec(obj) as never);
-        return (found as KubernetesObject).metadata?.resourceVersion ?? "";
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        const f = describeApiError(err);
-        throw new ApplyError(obj.metadata.name ?? "", f.status, f.message);
-      }
+      const r = await resourceOf(obj);
+      const found = await client.get<KubeObject>(objectPath(r, namespaceOf(obj, r), obj.metadata.name ?? ""));
+      return found ? contentOf(found) : undefined;
     },
     async apply(obj, dryRun) {
-      try {
-        const res = await objects.patch(asSpec(obj), undefined, dryRun ? "All" : undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
-        return res.metadata?.resourceVersion ?? "";
-      } catch (err) {
-        const f = describeApiError(err);
-        throw new ApplyError(obj.metadata.name ?? "", f.status, f.message);
-      }
+      const r = await resourceOf(obj);
+      const ns = namespaceOf(obj, r);
+      const body = r.namespaced && !obj.metadata.namespace ? { ...obj, metadata: { ...obj.metadata, namespace: ns } } : obj;
+      const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, force: "true", ...(dryRun ? { dryRun: "All" } : {}) });
+      const res = await client.send<KubeObject>("PATCH", `${objectPath(r, ns, obj.metadata.name ?? "")}?${query}`, body, "application/apply-patch+yaml");
+      return contentOf(res);
     },
     async isReady(dep: DependencyRef) {
-      try {
-        const found = (await objects.read(header(dep.group, dep.kind, dep.namespace, dep.name) as never)) as KubeObject;
-        return isReadyObject(found, dep);
-      } catch (err) {
-        if (isNotFound(err)) return false;
-        throw err;
-      }
+      const r = await discovery.forKind(dep.group, dep.kind);
+      if (!r) return false;
+      const found = await client.get<KubeObject>(objectPath(r, dep.namespace, dep.name));
+      return found !== undefined && isReadyObject(found, dep);
     },
   };
+}
+
+/**
+ * What an object holds, for telling "configured" from "unchanged": some kinds (PersistentVolumeClaims) get a
+ * new resourceVersion on an apply that changes nothing, so the version alone would over-report changes.
+ */
+function contentOf(obj: KubeObject): string {
+  const { resourceVersion: _rv, managedFields: _mf, ...meta } = obj.metadata;
+  return JSON.stringify({ ...obj, metadata: meta });
 }
 
 /** Readiness as the dependents need it; the same test answers Velero's AreAdditionalItemsReady. */
@@ -73,9 +74,4 @@ export function isReadyObject(obj: KubeObject, dep: Pick<DependencyRef, "readine
     default:
       return true;
   }
-}
-
-/** The version to read dependency kinds at (all dependency kinds are built-in, served at these versions). */
-function versionFor(group: string): string {
-  return group === "autoscaling" ? "v2" : "v1";
 }

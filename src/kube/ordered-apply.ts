@@ -18,9 +18,9 @@ export interface ApplyOutcome {
 
 /** The cluster side of an apply; the real one is kube-apply-target.ts. */
 export interface ApplyTarget {
-  /** The object's current resourceVersion, or undefined if it does not exist. */
+  /** A fingerprint of the object's current content, or undefined if it does not exist. */
   current(obj: KubeObject): Promise<string | undefined>;
-  /** Server-side apply; returns the resulting resourceVersion. */
+  /** Server-side apply; returns the fingerprint of the resulting content. */
   apply(obj: KubeObject, dryRun: boolean): Promise<string>;
   isReady(dep: DependencyRef): Promise<boolean>;
 }

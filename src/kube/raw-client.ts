@@ -8,19 +8,26 @@ import { describeApiError } from "./api-error.js";
 export class ApiRequestError extends Error {
   override readonly name = "ApiRequestError";
   constructor(
+    /** "METHOD /path" */
     readonly path: string,
     readonly status: number | undefined,
     message: string,
     readonly recoverable: boolean,
     options?: { cause?: unknown },
   ) {
-    super(`GET ${path}: ${message}`, options);
+    super(`${path}: ${message}`, options);
   }
 }
 
 export interface RawClient {
   /** The decoded JSON body, or undefined for 404. */
   get<T>(path: string): Promise<T | undefined>;
+  /**
+   * Any request with a JSON body; non-2xx answers (404 included) reject with ApiRequestError.
+   * Bodies are sent as they are: no typed model in between may drop fields it does not know
+   * (x-kubernetes-preserve-unknown-fields, custom resources' specs).
+   */
+  send<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body: unknown, contentType?: string): Promise<T>;
 }
 
 export function rawClient(kc: KubeConfig, opts: { timeoutMs?: number } = {}): RawClient {
@@ -28,41 +35,46 @@ export function rawClient(kc: KubeConfig, opts: { timeoutMs?: number } = {}): Ra
   if (!cluster) throw new Error("the kubeconfig has no current cluster");
   const base = new URL(cluster.server);
   const transport = base.protocol === "https:" ? https : http;
-  return {
-    async get<T>(path: string): Promise<T | undefined> {
-      const options: https.RequestOptions = {
-        method: "GET",
-        hostname: base.hostname,
-        port: base.port,
-        path: `${base.pathname.replace(/\/$/, "")}${path}`,
-        headers: { accept: "application/json" },
-        timeout: opts.timeoutMs ?? 30_000,
-      };
-      await kc.applyToHTTPSOptions(options);
-      return new Promise<T | undefined>((resolve, reject) => {
-        const req = transport.request(options, (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("error", (err) => reject(new ApiRequestError(path, res.statusCode, err.message, true, { cause: err })));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            const status = res.statusCode ?? 0;
-            if (status === 404) return resolve(undefined);
-            if (status < 200 || status >= 300) {
-              const f = describeApiError({ code: status, body: text });
-              return reject(new ApiRequestError(path, status, f.message, status >= 500 || status === 429));
-            }
-            try {
-              resolve(JSON.parse(text) as T);
-            } catch (err) {
-              reject(new ApiRequestError(path, status, `invalid JSON (${(err as Error).message})`, false, { cause: err }));
-            }
-          });
+  const request = async <T>(method: string, path: string, body: unknown, contentType: string, notFoundIsUndefined: boolean): Promise<T | undefined> => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const options: https.RequestOptions = {
+      method,
+      hostname: base.hostname,
+      port: base.port,
+      path: `${base.pathname.replace(/\/$/, "")}${path}`,
+      headers: { accept: "application/json", ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}) },
+      timeout: opts.timeoutMs ?? 30_000,
+    };
+    await kc.applyToHTTPSOptions(options);
+    const what = `${method} ${path}`;
+    return new Promise<T | undefined>((resolve, reject) => {
+      const req = transport.request(options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", (err) => reject(new ApiRequestError(what, res.statusCode, err.message, true, { cause: err })));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          if (status === 404 && notFoundIsUndefined) return resolve(undefined);
+          if (status < 200 || status >= 300) {
+            const f = describeApiError({ code: status, body: text });
+            return reject(new ApiRequestError(what, status, f.message, status >= 500 || status === 429));
+          }
+          try {
+            resolve(text === "" ? undefined : (JSON.parse(text) as T));
+          } catch (err) {
+            reject(new ApiRequestError(what, status, `invalid JSON (${(err as Error).message})`, false, { cause: err }));
+          }
         });
-        req.on("timeout", () => req.destroy(new Error(`no answer within ${options.timeout} ms`)));
-        req.on("error", (err) => reject(new ApiRequestError(path, undefined, `cannot reach the apiserver at ${cluster.server} (${err.message})`, true, { cause: err })));
-        req.end();
       });
-    },
+      req.on("timeout", () => req.destroy(new Error(`no answer within ${options.timeout} ms`)));
+      req.on("error", (err) => reject(new ApiRequestError(what, undefined, `cannot reach the apiserver at ${cluster.server} (${err.message})`, true, { cause: err })));
+      req.end(payload);
+    });
+  };
+  return {
+    get: <T>(path: string) => request<T>("GET", path, undefined, "", true),
+    send: async <T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body: unknown, contentType = "application/json") =>
+      (await request<T>(method, path, body, contentType, false)) as T,
   };
 }

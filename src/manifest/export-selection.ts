@@ -37,8 +37,11 @@ export const GENERATED_OBJECT_RULES: readonly SelectionRule[] = [
       (o.kind === "ServiceAccount" && o.metadata.name === "default" && o.apiVersion === "v1") ||
       (o.kind === "ConfigMap" && o.metadata.name === "kube-root-ca.crt") ||
       (o.kind === "Namespace" && o.metadata.name === "default") ||
-      (o.kind === "Service" && o.metadata.namespace === "default" && o.metadata.name === "kubernetes"),
-    why: "The default ServiceAccount, the root CA ConfigMap, the default namespace and the kubernetes Service are made by the cluster.",
+      (o.kind === "Service" && o.metadata.namespace === "default" && o.metadata.name === "kubernetes") ||
+      (qualifiedKind(o) === "networking.k8s.io/ServiceCIDR" && o.metadata.name === "kubernetes"),
+    why:
+      "The default ServiceAccount, the root CA ConfigMap, the default namespace, the kubernetes Service and the " +
+      "default ServiceCIDR are made by the cluster.",
   },
   {
     name: "selector-endpoints",
@@ -65,4 +68,6 @@ export const NEVER_EXPORTED_RESOURCES = new Set([
   "csinodes.storage.k8s.io",
   "volumeattachments.storage.k8s.io",
   "certificatesigningrequests.certificates.k8s.io",
+  // Service IP allocations: the target allocates its own when the Services are created.
+  "ipaddresses.networking.k8s.io",
 ]);

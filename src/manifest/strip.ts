@@ -1,5 +1,5 @@
 // Applies a stripping policy to one object. Pure: the input is never modified.
-import { generalizeFieldPath, removeAtPath } from "./field-path.js";
+import { generalizeFieldPath, getAtPath, removeAtPath } from "./field-path.js";
 import { qualifiedKind, type KubeObject } from "./object.js";
 import { DEFAULT_STRIP_OPTIONS, type RestoreSettings, type Stage, type StripContext, type StripOptions, type StripRule } from "./strip-rule.js";
 
@@ -68,7 +68,23 @@ export function stripObject(input: KubeObject, policy: StripPolicy, request: Str
       for (const p of rule.edit(object, ctx)) removed.push({ rule: rule.name, path: p });
     }
   }
+  pruneEmptiedMaps(object, input, removed);
   return { object, removed };
+}
+
+/**
+ * Maps that held only removed fields go too (`annotations: {}` would be applied as "no annotations" and show
+ * up in every diff); maps that were empty in the input stay as they were.
+ */
+const PRUNABLE_PARENTS = ["metadata.annotations", "metadata.labels", "data", "spec.template.metadata.labels", "spec.selector"];
+function pruneEmptiedMaps(object: KubeObject, input: KubeObject, removed: readonly Removal[]): void {
+  if (removed.length === 0) return;
+  for (const parent of PRUNABLE_PARENTS) {
+    const now = getAtPath(object, parent);
+    if (now === null || typeof now !== "object" || Array.isArray(now) || Object.keys(now).length > 0) continue;
+    const before = getAtPath(input, parent) as Record<string, unknown> | undefined;
+    if (before && Object.keys(before).length > 0) removeAtPath(object, parent);
+  }
 }
 
 function isExempt(obj: KubeObject, kind: string, policy: StripPolicy): boolean {

@@ -161,7 +161,7 @@ describe("plugin process (go-plugin conformance)", function () {
       assert.equal(pvc.metadata.annotations["volume.kubernetes.io/selected-node"], undefined);
       const nodePort = await run("service-nodeport");
       assert.deepEqual(nodePort.spec.ports.map((p: any) => p.nodePort), [31080, undefined], "31080 was in the applied manifest");
-      assert.equal(nodePort.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"], undefined);
+      assert.equal(nodePort.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"], undefined);
       const preserving = { ...restore, spec: { ...(restore.spec as object), preserveNodePorts: true } };
       const kept = await run("service-loadbalancer", preserving);
       const lb = fixture("service-loadbalancer").spec;

@@ -93,15 +93,22 @@ describe("export from a live cluster and apply to a fresh one", function () {
   it("one file with a CRD and its resources: kubectl apply fails, twinsnap apply succeeds on the first try", async () => {
     const file = (group: string) => {
       const path = join(work, `${group}.yaml`);
-      writeFileSync(
-        path,
-        [
-          `apiVersion: example.org/v1\nkind: Thing\nmetadata: { name: one, namespace: default }\nspec: { n: 1 }`,
-          `apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: { name: things.${group} }\nspec:\n  group: ${group}\n  scope: Namespaced\n  names: { kind: Thing, plural: things, singular: thing, listKind: ThingList }\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }`,
-        ]
-          .join("\n---\n")
-          .replaceAll("example.org", group),
-      );
+      const thing = `apiVersion: ${group}/v1\nkind: Thing\nmetadata: { name: one, namespace: default }\nspec: { n: 1 }`;
+      const crd = [
+        "apiVersion: apiextensions.k8s.io/v1",
+        "kind: CustomResourceDefinition",
+        `metadata: { name: things.${group} }`,
+        "spec:",
+        `  group: ${group}`,
+        "  scope: Namespaced",
+        "  names: { kind: Thing, plural: things, singular: thing, listKind: ThingList }",
+        "  versions:",
+        "    - name: v1",
+        "      served: true",
+        "      storage: true",
+        "      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }",
+      ].join("\n");
+      writeFileSync(path, `${thing}\n---\n${crd}\n`);
       return path;
     };
     await assert.rejects(target.kubectl(["apply", "-f", file("kubectl.example.org")]), /ensure CRDs are installed first|no matches for kind/);

@@ -279,24 +279,26 @@ describe("built-in stripping rules", () => {
   describe("annotations written by controllers and kubectl", () => {
     it("drops deployment.kubernetes.io/revision from Deployments but not from ReplicaSets", () => {
       const d = strip({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d", annotations: { "deployment.kubernetes.io/revision": "4" } } }, "backup");
-      assert.deepEqual(d.object.metadata.annotations, {});
+      assert.equal(d.object.metadata.annotations, undefined, "an emptied annotations map goes too");
       const rs = strip({ apiVersion: "apps/v1", kind: "ReplicaSet", metadata: { name: "r", annotations: { "deployment.kubernetes.io/revision": "4" } } }, "export");
       assert.deepEqual(rs.object.metadata.annotations, { "deployment.kubernetes.io/revision": "4" });
     });
     it("drops the endpoints controller's trigger time", () => {
       const e = strip({ apiVersion: "v1", kind: "Endpoints", metadata: { name: "e", annotations: { "endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:00Z" } } }, "backup");
-      assert.deepEqual(e.object.metadata.annotations, {});
+      assert.equal(e.object.metadata.annotations, undefined);
     });
     it("drops twinsnap's own restore record once restored or exported, keeps it in the backup", () => {
       const cm: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", annotations: { "twinsnap.dev/restore-after": "[]" } } };
       assert.deepEqual(strip(cm, "backup").object.metadata.annotations, { "twinsnap.dev/restore-after": "[]" });
-      assert.deepEqual(strip(cm, "restore").object.metadata.annotations, {});
+      assert.equal(strip(cm, "restore").object.metadata.annotations, undefined);
     });
     it("drops last-applied-configuration on restore and export, never at backup", () => {
       const cm: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}" } } };
       assert.deepEqual(strip(cm, "backup").object.metadata.annotations, { "kubectl.kubernetes.io/last-applied-configuration": "{}" });
-      assert.deepEqual(strip(cm, "restore").object.metadata.annotations, {});
-      assert.deepEqual(strip(cm, "export").object.metadata.annotations, {});
+      assert.equal(strip(cm, "restore").object.metadata.annotations, undefined);
+      assert.equal(strip(cm, "export").object.metadata.annotations, undefined);
+      const empty: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", annotations: {} } };
+      assert.deepEqual(strip(empty, "export").object.metadata.annotations, {}, "a map that was empty before stays");
     });
   });
 
@@ -316,7 +318,7 @@ describe("built-in stripping rules", () => {
     it("restores a token Secret someone created on purpose, without the old token", () => {
       const r = strip(tokenSecret("builder-long-lived"), "restore");
       assert.equal(r.skippedBy, undefined);
-      assert.deepEqual(r.object.data, {});
+      assert.equal(r.object.data, undefined);
       assert.deepEqual(r.object.metadata.annotations, { "kubernetes.io/service-account.name": "builder" });
     });
     it("keeps token Secrets whole in the backup", () => {

@@ -56,7 +56,9 @@ type resourceID struct {
 func (c *client) run(raw json.RawMessage) result {
 	var in call
 	if err := json.Unmarshal(raw, &in); err != nil {
-		return result{"op": "?"}.done(fmt.Errorf("parse call %s: %w", raw, err))
+		var head struct{ Op string }
+		_ = json.Unmarshal(raw, &head) // best effort, to label the result
+		return result{"op": head.Op}.done(fmt.Errorf("parse call: %w", err))
 	}
 	r := result{"op": in.Op}
 	if in.Kind != "" {

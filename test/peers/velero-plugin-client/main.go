@@ -4,6 +4,12 @@
 // Velero's real client library.
 //
 //	velero-plugin-client --plugin-dir DIR [--log-level info] [-- EXTRA_PLUGIN_ARGS...] < script.json > results.json
+//
+// script.json is {"calls":[{"op":...}, ...]}; ops: list, appliesTo, execute,
+// ready, progress, cancel (kind+name), kill (graceful CleanupClients) and
+// killProcess (SIGKILL the plugin processes). stdout gets {"results":[...]}:
+// a "discover" entry, one entry per call ({"op","ok","error",...}, never
+// aborting), then a "cleanup" entry. Logs go to stderr.
 package main
 
 import (
@@ -84,7 +90,8 @@ func main() {
 	registry := process.NewRegistry(*pluginDir, logger, level)
 	start := time.Now()
 	err = registry.DiscoverPlugins()
-	r := result{"op": "discover", "durationMs": time.Since(start).Milliseconds()}
+	// Discovery Kill()s each lister process; forcedKills > 0 means one ignored the graceful shutdown.
+	r := result{"op": "discover", "durationMs": time.Since(start).Milliseconds(), "forcedKills": forced.count()}
 	results = append(results, r.done(err))
 
 	c := &client{
