@@ -156,9 +156,12 @@ describe("plugin process (go-plugin conformance)", function () {
       const job = await run("job");
       assert.equal(job.spec.selector, undefined);
       assert.equal(job.spec.template.metadata.labels["batch.kubernetes.io/controller-uid"], undefined);
+      const boundClaim = fixture("pvc-bound");
+      assert.ok(boundClaim.metadata.annotations["pv.kubernetes.io/bind-completed"], "the captured claim was bound");
       const pvc = await run("pvc-bound");
-      assert.equal(pvc.metadata.annotations["pv.kubernetes.io/bind-completed"], undefined);
-      assert.equal(pvc.metadata.annotations["volume.kubernetes.io/selected-node"], undefined);
+      assert.equal(pvc.metadata.annotations?.["pv.kubernetes.io/bind-completed"], undefined);
+      assert.equal(pvc.metadata.annotations?.["volume.kubernetes.io/selected-node"], undefined);
+      assert.equal(pvc.spec.volumeName, boundClaim.spec.volumeName);
       const nodePort = await run("service-nodeport");
       assert.deepEqual(nodePort.spec.ports.map((p: any) => p.nodePort), [31080, undefined], "31080 was in the applied manifest");
       assert.equal(nodePort.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"], undefined);
