@@ -60,7 +60,8 @@ function lazyClusterView(env: Env): ClusterView {
 }
 
 export function buildRegistry(env: Env, log: Logger): ActionRegistry {
-  const policy = cachedStripPolicy({ reader: configReader(env, log), log });
+  const ttlSeconds = Number(env.TWINSNAP_PLUGIN_CONFIG_TTL_SECONDS ?? "10");
+  const policy = cachedStripPolicy({ reader: configReader(env, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
   const registry = new ActionRegistry()
     .register(stripRuntimeFieldsBackupAction(policy, log))
     .register(stripRuntimeFieldsRestoreAction(policy, log));

@@ -8,9 +8,9 @@ import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT } from "../support/fixtures.js";
 import { testCluster, type TestCluster } from "../support/test-clusters.js";
+import { populateCorpus } from "../support/corpus.js";
 
 const run = promisify(execFile);
-const CORPUS = join(REPO_ROOT, "test", "fixtures", "corpus");
 const TWINSNAP = join(REPO_ROOT, "bin", "twinsnap.js");
 
 async function twinsnap(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -28,11 +28,6 @@ function tree(dir: string): Map<string, string> {
   return new Map(files.map((e) => [relative(dir, join(e.parentPath, e.name)), readFileSync(join(e.parentPath, e.name), "utf8")]));
 }
 
-export async function populateCorpus(cluster: TestCluster): Promise<void> {
-  await cluster.kubectl(["apply", "-f", join(CORPUS, "00-crds.yaml")]);
-  await cluster.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/widgets.example.com", "crd/gadgets.example.com"]);
-  for (const f of ["10-cluster.yaml", "20-shop.yaml", "30-ci-and-custom.yaml"]) await cluster.kubectl(["apply", "-f", join(CORPUS, f)]);
-}
 
 describe("export from a live cluster and apply to a fresh one", function () {
   this.timeout(300_000);
