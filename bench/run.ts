@@ -5,9 +5,13 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../test/support/fixtures.js";
 import { benchPluginExecute } from "./plugin-execute.js";
+import { benchRestoreOrder } from "./restore-order.js";
+import { benchExportApply } from "./export-apply.js";
 
 const benches: Record<string, () => Promise<object>> = {
   "plugin-execute": () => benchPluginExecute(),
+  "restore-order": () => benchRestoreOrder(),
+  "export-apply": () => benchExportApply(),
 };
 
 const only = process.argv.slice(2);

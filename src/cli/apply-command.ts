@@ -56,12 +56,12 @@ export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: str
   const { objects, skipped } = await loadManifests(opts.paths, opts.rulesFile);
   for (const s of skipped) io.err(`left out ${s}\n`);
   const kc = await loadKubeConfig({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
-  const target = kubeApplyTarget(rawClient(kc));
-  const summary = await orderedApply(objects, target, {
+  const client = rawClient(kc);
+  const summary = await orderedApply(objects, kubeApplyTarget(client), {
     dryRun: opts.dryRun,
     concurrency: opts.concurrency,
     onOutcome: (o) => io.err(`${o.key}: ${o.action}${o.dryRun ? " (dry run)" : ""}${o.error ? ` — ${o.error}` : ""}\n`),
-  });
+  }).finally(() => client.close());
   io.out(formatSummary(summary));
   return summary.counts.failed + summary.counts["not-attempted"] > 0 ? 1 : 0;
 }

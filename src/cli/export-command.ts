@@ -1,7 +1,6 @@
 // `twinsnap export`: clean manifests in a readable tree, from a live cluster or, offline, from a Velero backup
 // tarball. Both go through the same stripping rules and layout, so the same objects give the same bytes.
-import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { exportPath } from "../manifest/export-layout.js";
 import { resourceFilter, type ResourceFilterOptions } from "../manifest/resource-filter.js";
 import { buildStripPolicy, parseStripConfig } from "../manifest/strip-config.js";
@@ -36,7 +35,13 @@ interface SourceItem {
 }
 
 export async function exportFromBackup(opts: ExportOptions & { fromBackup: string }, progress: (line: string) => void): Promise<ExportSummary> {
-  return exportItems(readBackupItems(createReadStream(opts.fromBackup)), opts, progress);
+  // Opened here, not lazily: a missing file is a plain error now, not an unhandled stream error later.
+  const file = await open(opts.fromBackup, "r");
+  try {
+    return await exportItems(readBackupItems(file.createReadStream({ autoClose: false })), opts, progress);
+  } finally {
+    await file.close();
+  }
 }
 
 export async function exportFromCluster(
@@ -46,8 +51,9 @@ export async function exportFromCluster(
   const kc = await loadKubeConfig({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
   const filter = resourceFilter(opts);
   let generated = 0;
+  const client = rawClient(kc);
   async function* live(): AsyncGenerator<SourceItem> {
-    for await (const { groupResource, object } of listLiveObjects(rawClient(kc), filter)) {
+    for await (const { groupResource, object } of listLiveObjects(client, filter)) {
       if (!opts.includeGenerated && generatedBy(object)) {
         generated++;
         continue;
@@ -55,8 +61,12 @@ export async function exportFromCluster(
       yield { groupResource, namespace: object.metadata.namespace ?? "", object };
     }
   }
-  const summary = await exportItems(live(), opts, progress);
-  return { ...summary, generated };
+  try {
+    const summary = await exportItems(live(), opts, progress);
+    return { ...summary, generated };
+  } finally {
+    client.close();
+  }
 }
 
 async function exportItems(items: AsyncIterable<SourceItem>, opts: ExportOptions, progress: (line: string) => void): Promise<ExportSummary> {
