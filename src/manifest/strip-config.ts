@@ -49,7 +49,6 @@ export class StripConfigError extends Error {
 export const PROTECTED_AT_BACKUP: readonly { kinds: "*" | readonly string[]; path: string; reason: string }[] = [
   { kinds: "*", path: "metadata.name", reason: "the item's identity in the backup" },
   { kinds: "*", path: "metadata.namespace", reason: "the item's identity in the backup" },
-  { kinds: "*", path: "metadata.uid", reason: "Velero matches pod volume backups to Pods by it" },
   { kinds: "*", path: "metadata.managedFields", reason: "Velero re-applies managedFields after it creates the object" },
   { kinds: "*", path: "metadata.labels", reason: "Velero's restore and label selectors read them" },
   { kinds: "*", path: "metadata.annotations['velero.io", reason: "Velero's own annotations" },

@@ -50,10 +50,11 @@ export const BUILTIN_STRIP_RULES: readonly StripRule[] = [
       "metadata.managedFields",
     ],
     why:
-      "Identity and ownership in the source cluster. Kept in the backup: Velero matches pod volume backups " +
-      "to Pods and re-applies managedFields from the stored item after it creates an object. Velero's restore " +
-      "resets them itself (and a RestoreItemAction that removed managedFields would stop Velero re-applying " +
-      "them), so only exports need this rule.",
+      "Identity and ownership in the source cluster. Kept in the backup: Velero re-applies managedFields from the " +
+      "restored item after it creates the object (restore.go restoreItem), and uid and creationTimestamp tie a " +
+      "backed-up object to the paired etcd snapshot and to Velero's logs. Velero's restore resets the rest itself " +
+      "(resetMetadata), and a RestoreItemAction that removed managedFields would stop Velero re-applying them, so " +
+      "only exports need this rule.",
     veleroAlso: "restore.go resetMetadata (managedFields are re-patched from the backup)",
   },
   {
@@ -308,24 +309,31 @@ function lastApplied(ctx: StripContext): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * Whether the user chose a field, as Velero's service action decides it (pkg/restore/actions/service_action.go):
+ * from the last-applied-configuration kubectl wrote, else from any field manager that owns it (server-side apply).
+ */
 function explicitlyApplied(ctx: StripContext, path: string): boolean {
   const applied = lastApplied(ctx);
-  return applied !== undefined && getAtPath(applied, path) !== undefined;
+  if (applied !== undefined) return getAtPath(applied, path) !== undefined;
+  const fieldsPath = path.split(".").map((seg) => `['f:${seg}']`).join("");
+  return managedFieldSets(ctx).some((fields) => getAtPath(fields, fieldsPath) !== undefined);
+}
+
+/** The fieldsV1 sets of the object's managed fields. */
+function managedFieldSets(ctx: StripContext): unknown[] {
+  const source = ctx.itemFromBackup ?? ctx.original;
+  const entries = source.metadata.managedFields;
+  return Array.isArray(entries) ? entries.map((e) => (isPlainObject(e) ? e.fieldsV1 : undefined)).filter((f) => f !== undefined) : [];
 }
 
 function removeAllocatedNodePorts(obj: KubeObject, ctx: StripContext): string[] {
   const ports = getAtPath(obj, "spec.ports");
-  if (!Array.isArray(ports)) return [];
-  const appliedPorts = getAtPath(lastApplied(ctx) ?? {}, "spec.ports");
-  const explicit = new Set<string>();
-  if (Array.isArray(appliedPorts)) {
-    for (const p of appliedPorts) {
-      if (isPlainObject(p) && p.nodePort !== undefined) explicit.add(portKey(p));
-    }
-  }
+  if (!Array.isArray(ports) || getAtPath(obj, "spec.type") === "ExternalName") return [];
+  const isExplicit = explicitNodePorts(ctx);
   const removed: string[] = [];
   ports.forEach((p, i) => {
-    if (isPlainObject(p) && p.nodePort !== undefined && !explicit.has(portKey(p))) {
+    if (isPlainObject(p) && p.nodePort !== undefined && !isExplicit(p)) {
       delete p.nodePort;
       removed.push(`spec.ports[${i}].nodePort`);
     }
@@ -333,9 +341,30 @@ function removeAllocatedNodePorts(obj: KubeObject, ctx: StripContext): string[] 
   return removed;
 }
 
-/** Ports are matched by name, else by port number and protocol (how kubectl merges the list). */
-function portKey(p: Record<string, unknown>): string {
-  return typeof p.name === "string" && p.name !== "" ? `name:${p.name}` : `port:${String(p.port)}/${String(p.protocol ?? "TCP")}`;
+/**
+ * Velero's rule for which nodePorts were chosen rather than allocated: with a last-applied-configuration, named
+ * ports by name and unnamed ports by value; without one, ports whose nodePort a field manager owns.
+ */
+function explicitNodePorts(ctx: StripContext): (port: Record<string, unknown>) => boolean {
+  const applied = lastApplied(ctx);
+  if (applied !== undefined) {
+    const names = new Set<string>();
+    const values = new Set<number>();
+    const appliedPorts = getAtPath(applied, "spec.ports");
+    for (const p of Array.isArray(appliedPorts) ? appliedPorts : []) {
+      if (!isPlainObject(p) || !(Number(p.nodePort) > 0)) continue;
+      if (typeof p.name === "string") names.add(p.name);
+      else values.add(Number(p.nodePort));
+    }
+    return (port) => (typeof port.name === "string" && port.name !== "" ? names.has(port.name) : values.has(Number(port.nodePort)));
+  }
+  const owned = new Set<string>();
+  for (const fields of managedFieldSets(ctx)) {
+    const ports = getAtPath(fields, "['f:spec']['f:ports']");
+    if (!isPlainObject(ports)) continue;
+    for (const [key, value] of Object.entries(ports)) if (isPlainObject(value) && value["f:nodePort"] !== undefined) owned.add(key);
+  }
+  return (port) => owned.has(`k:{"port":${String(port.port)},"protocol":"${String(port.protocol ?? "TCP")}"}`);
 }
 
 function remappedByVelero(obj: KubeObject, ctx: StripContext, path: string): boolean {

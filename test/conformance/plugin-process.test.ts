@@ -79,7 +79,7 @@ describe("plugin process (go-plugin conformance)", function () {
         assert.equal(out.metadata.annotations["deployment.kubernetes.io/revision"], undefined);
         assert.equal(out.status, undefined);
         assert.deepEqual(out.spec, item.spec);
-        assert.equal(out.metadata.uid, item.metadata.uid, "uid stays: Velero's pod volume restore matches by it");
+        assert.equal(out.metadata.uid, item.metadata.uid, "uid stays: it ties the item to the paired etcd snapshot");
         assert.deepEqual(out.metadata.managedFields, item.metadata.managedFields, "Velero re-applies managedFields");
         assert.ok(out.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]);
       });

@@ -52,7 +52,7 @@ describe("built-in stripping rules", () => {
     it("removes identity and ownership in exports", () => {
       assert.deepEqual(strip(cm, "export").object.metadata, { name: "a", namespace: "n" });
     });
-    it("keeps them in the backup and in Velero restores (Velero matches pod volume backups by uid and re-applies managedFields)", () => {
+    it("keeps them in the backup and in Velero restores (Velero re-applies managedFields from the item)", () => {
       for (const stage of ["backup", "restore"] as const) {
         const meta = stripObject(cm, DEFAULT_STRIP_POLICY, { stage }).object.metadata;
         assert.equal(meta.uid, "u", stage);
@@ -125,6 +125,15 @@ describe("built-in stripping rules", () => {
       const item = lb();
       item.metadata.annotations = { "kubectl.kubernetes.io/last-applied-configuration": applied };
       const spec = strip(item, "restore", { itemFromBackup: item }).object.spec as Record<string, unknown>;
+      assert.deepEqual((spec.ports as Record<string, unknown>[]).map((p) => p.nodePort), [undefined, 30443]);
+    });
+    it("without a last-applied manifest, keeps the nodePorts a field manager owns (server-side apply), as Velero does", () => {
+      const item = lb();
+      item.metadata.managedFields = [
+        { manager: "kubectl", operation: "Apply", fieldsV1: { "f:spec": { "f:healthCheckNodePort": {}, "f:ports": { 'k:{"port":443,"protocol":"TCP"}': { "f:nodePort": {}, "f:port": {} } } } } },
+      ];
+      const spec = strip(item, "restore", { itemFromBackup: item }).object.spec as Record<string, unknown>;
+      assert.equal(spec.healthCheckNodePort, 32000);
       assert.deepEqual((spec.ports as Record<string, unknown>[]).map((p) => p.nodePort), [undefined, 30443]);
     });
     it("keeps every nodePort when the Restore preserves them", () => {
