@@ -43,12 +43,17 @@ function checked(value: unknown, source: string, index: number, at?: string): Ku
 }
 
 const LEADING_KEYS = ["apiVersion", "kind", "metadata", "type", "spec", "data", "stringData", "binaryData"];
+const LEADING_METADATA_KEYS = ["name", "namespace", "labels", "annotations"];
 
-function ordered(obj: KubeObject): Record<string, unknown> {
+function leading(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of LEADING_KEYS) if (key in obj) out[key] = obj[key];
+  for (const key of keys) if (key in obj) out[key] = obj[key];
   for (const key of Object.keys(obj)) if (!(key in out)) out[key] = obj[key];
   return out;
+}
+
+function ordered(obj: KubeObject): Record<string, unknown> {
+  return leading({ ...obj, metadata: leading(obj.metadata, LEADING_METADATA_KEYS) }, LEADING_KEYS);
 }
 
 export function toYaml(obj: KubeObject): string {
