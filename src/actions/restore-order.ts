@@ -30,7 +30,11 @@ export interface ClusterView {
 /** Dependencies Velero already guarantees: it creates an item's namespace itself. */
 const IMPLICIT = (dep: DependencyRef) => dep.kind === "Namespace" && dep.group === "";
 
-export function restoreOrderBackupAction(cluster: ClusterView, log: Logger, rules: readonly DependencyRule[] = BUILTIN_DEPENDENCY_RULES): BackupItemAction {
+export function restoreOrderBackupAction(
+  cluster: ClusterView,
+  log: Logger,
+  rules: () => Promise<readonly DependencyRule[]> = async () => BUILTIN_DEPENDENCY_RULES,
+): BackupItemAction {
   return {
     family: "backup",
     name: RESTORE_ORDER,
@@ -39,7 +43,7 @@ export function restoreOrderBackupAction(cluster: ClusterView, log: Logger, rule
       const group = groupOf(item.apiVersion);
       // The CRD of a custom resource is named <plural>.<group>; discovery gives the plural.
       const crdName = BUILTIN_GROUPS.has(group) ? undefined : await cluster.resourceFor(group, item.kind).then((r) => (r ? `${r}.${group}` : undefined));
-      const deps = dependenciesOf(item, rules, {
+      const deps = dependenciesOf(item, await rules(), {
         crdFor: (g, k) => (g === group && k === item.kind && crdName ? ({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: crdName } } as KubeObject) : undefined),
       }).filter((d) => !IMPLICIT(d));
 

@@ -6,7 +6,8 @@ import { kubeApplyTarget } from "../kube/kube-apply-target.js";
 import { rawClient } from "../kube/raw-client.js";
 import { orderedApply, type ApplySummary } from "../kube/ordered-apply.js";
 import type { KubeObject } from "../manifest/object.js";
-import { buildStripPolicy, parseStripConfig } from "../manifest/strip-config.js";
+import { loadRules } from "./load-rules.js";
+import type { Rules } from "../manifest/rules-config.js";
 import { stripObject } from "../manifest/strip.js";
 import { parseManifests } from "../manifest/yaml.js";
 
@@ -36,9 +37,8 @@ export async function manifestFiles(paths: readonly string[]): Promise<string[]>
   return out;
 }
 
-export async function loadManifests(paths: readonly string[], rulesFile?: string): Promise<{ objects: KubeObject[]; skipped: string[] }> {
-  const config = rulesFile ? parseStripConfig(await readFile(rulesFile, "utf8"), rulesFile) : {};
-  const policy = buildStripPolicy(config, rulesFile);
+export async function loadManifests(paths: readonly string[], rules: Rules): Promise<{ objects: KubeObject[]; skipped: string[] }> {
+  const policy = rules.strip;
   const objects: KubeObject[] = [];
   const skipped: string[] = [];
   for (const file of await manifestFiles(paths)) {
@@ -53,13 +53,15 @@ export async function loadManifests(paths: readonly string[], rulesFile?: string
 }
 
 export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const { objects, skipped } = await loadManifests(opts.paths, opts.rulesFile);
+  const rules = await loadRules(opts.rulesFile);
+  const { objects, skipped } = await loadManifests(opts.paths, rules);
   for (const s of skipped) io.err(`left out ${s}\n`);
   const kc = await loadKubeConfig({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
   const client = rawClient(kc);
   const summary = await orderedApply(objects, kubeApplyTarget(client), {
     dryRun: opts.dryRun,
     concurrency: opts.concurrency,
+    rules: rules.dependencies,
     onOutcome: (o) => io.err(`${o.key}: ${o.action}${o.dryRun ? " (dry run)" : ""}${o.error ? ` — ${o.error}` : ""}\n`),
   }).finally(() => client.close());
   io.out(formatSummary(summary));

@@ -1,9 +1,9 @@
 // `twinsnap export`: clean manifests in a readable tree, from a live cluster or, offline, from a Velero backup
 // tarball. Both go through the same stripping rules and layout, so the same objects give the same bytes.
-import { open, readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { exportPath } from "../manifest/export-layout.js";
 import { resourceFilter, type ResourceFilterOptions } from "../manifest/resource-filter.js";
-import { buildStripPolicy, parseStripConfig } from "../manifest/strip-config.js";
+import { loadRules } from "./load-rules.js";
 import { stripObject } from "../manifest/strip.js";
 import { toYaml } from "../manifest/yaml.js";
 import { readBackupItems } from "../velero/backup-archive.js";
@@ -70,8 +70,8 @@ export async function exportFromCluster(
 }
 
 async function exportItems(items: AsyncIterable<SourceItem>, opts: ExportOptions, progress: (line: string) => void): Promise<ExportSummary> {
-  const config = opts.rulesFile ? parseStripConfig(await readFile(opts.rulesFile, "utf8"), opts.rulesFile) : {};
-  const policy = buildStripPolicy(config, opts.rulesFile);
+  const rules = await loadRules(opts.rulesFile);
+  const policy = rules.strip;
   const filter = resourceFilter(opts);
   const writer = await ExportTreeWriter.open(opts.out, { force: opts.force });
   const summary: ExportSummary = { exported: 0, skippedByRules: 0, filtered: 0 };

@@ -1,9 +1,9 @@
 // The composition root of plugin mode: what runs when Velero starts the twinsnap executable.
 // The only place in plugin mode that reads the environment and the flags Velero passes.
 import { readFileSync } from "node:fs";
-import { cachedStripPolicy } from "../actions/strip-policy-source.js";
+import { cachedRules } from "../actions/rules-source.js";
 import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_RUNTIME_FIELDS } from "../actions/strip-runtime-fields.js";
-import { restoreOrderBackupAction, restoreOrderRestoreAction, type ClusterView } from "../actions/restore-order.js";
+import { RESTORE_ORDER, restoreOrderBackupAction, restoreOrderRestoreAction, type ClusterView } from "../actions/restore-order.js";
 import { clusterView } from "../kube/cluster-view.js";
 import { hasClusterAccess, loadKubeConfig } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
@@ -44,7 +44,7 @@ function configReader(env: Env, log: Logger) {
     log.debug("no cluster credentials: built-in stripping rules only");
     return undefined;
   }
-  return pluginConfigMapReader({ client: () => loadKubeConfig({ env }).then(rawClient), namespace: veleroNamespace(env), pluginName: STRIP_RUNTIME_FIELDS });
+  return pluginConfigMapReader({ client: () => loadKubeConfig({ env }).then(rawClient), namespace: veleroNamespace(env), pluginNames: [STRIP_RUNTIME_FIELDS, RESTORE_ORDER] });
 }
 
 /** The cluster, connected on first use: most items never need it, and the client library is large. */
@@ -61,15 +61,17 @@ function lazyClusterView(env: Env): ClusterView {
 
 export function buildRegistry(env: Env, log: Logger): ActionRegistry {
   const ttlSeconds = Number(env.TWINSNAP_PLUGIN_CONFIG_TTL_SECONDS ?? "10");
-  const policy = cachedStripPolicy({ reader: configReader(env, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
+  const rules = cachedRules({ reader: configReader(env, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
+  const stripPolicy = async () => (await rules()).strip;
   const registry = new ActionRegistry()
-    .register(stripRuntimeFieldsBackupAction(policy, log))
-    .register(stripRuntimeFieldsRestoreAction(policy, log));
+    .register(stripRuntimeFieldsBackupAction(stripPolicy, log))
+    .register(stripRuntimeFieldsRestoreAction(stripPolicy, log));
   // Restore order reads the cluster (discovery at backup, readiness at restore). Velero always gives its
   // plugins in-cluster access; without any credentials the actions are not offered rather than failing items.
   if (hasClusterAccess({ env })) {
     const cluster = lazyClusterView(env);
-    registry.register(restoreOrderBackupAction(cluster, log)).register(restoreOrderRestoreAction(cluster, log));
+    const dependencyRules = async () => (await rules()).dependencies;
+    registry.register(restoreOrderBackupAction(cluster, log, dependencyRules)).register(restoreOrderRestoreAction(cluster, log));
   } else {
     log.debug("no cluster credentials: twinsnap.dev/restore-order is not offered");
   }

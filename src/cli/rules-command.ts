@@ -1,10 +1,9 @@
 // `twinsnap rules`: the stripping rules in force, as a table a reader can scan (or JSON).
-import { readFile } from "node:fs/promises";
-import { buildStripPolicy, parseStripConfig } from "../manifest/strip-config.js";
+import { loadRules } from "./load-rules.js";
 
 export async function rulesCommand(opts: { rulesFile?: string; json: boolean }, out: (s: string) => void): Promise<number> {
-  const config = opts.rulesFile ? parseStripConfig(await readFile(opts.rulesFile, "utf8"), opts.rulesFile) : {};
-  const policy = buildStripPolicy(config, opts.rulesFile);
+  const rules = await loadRules(opts.rulesFile);
+  const policy = rules.strip;
   const rows = policy.rules.map((r) => ({
     name: r.name,
     kinds: r.kinds === "*" ? "*" : r.kinds.join(","),
@@ -13,13 +12,24 @@ export async function rulesCommand(opts: { rulesFile?: string; json: boolean }, 
     why: r.why,
     origin: r.origin ?? "builtin",
   }));
+  const dependencyRows = rules.dependencies.map((r) => ({
+    name: r.name,
+    kinds: r.kinds === "*" ? "*" : r.kinds.join(","),
+    why: r.why,
+    origin: r.origin ?? "builtin",
+  }));
   if (opts.json) {
-    out(`${JSON.stringify(rows, null, 2)}\n`);
+    out(`${JSON.stringify({ strip: rows, dependencies: dependencyRows }, null, 2)}\n`);
     return 0;
   }
+  out("Stripping rules (applied in this order):\n\n");
   for (const row of rows) {
     out(`${row.name}  [${row.stages}]  kinds: ${row.kinds}${row.origin === "config" ? "  (from configuration)" : ""}\n`);
     out(`    removes: ${row.removes}\n    why: ${row.why}\n\n`);
+  }
+  out("Dependency rules (what must exist before an object is created):\n\n");
+  for (const row of dependencyRows) {
+    out(`${row.name}  kinds: ${row.kinds}${row.origin === "config" ? "  (from configuration)" : ""}\n    why: ${row.why}\n\n`);
   }
   return 0;
 }

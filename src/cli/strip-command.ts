@@ -1,6 +1,6 @@
 // `twinsnap strip`: clean manifests offline with the same rules the Velero plugin uses.
 import { readFile } from "node:fs/promises";
-import { buildStripPolicy, parseStripConfig } from "../manifest/strip-config.js";
+import { loadRules } from "./load-rules.js";
 import { stripObject } from "../manifest/strip.js";
 import { STAGES, type Stage } from "../manifest/strip-rule.js";
 import { parseManifests, toYamlStream } from "../manifest/yaml.js";
@@ -16,8 +16,8 @@ export interface StripCommandOptions {
 
 export async function stripCommand(opts: StripCommandOptions, io: { stdin: () => Promise<string>; out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   if (!STAGES.includes(opts.stage as Stage)) throw new UsageError(`--stage must be one of ${STAGES.join(", ")}`);
-  const config = opts.rulesFile ? parseStripConfig(await readFile(opts.rulesFile, "utf8"), opts.rulesFile) : {};
-  const policy = buildStripPolicy(config, opts.rulesFile);
+  const rules = await loadRules(opts.rulesFile);
+  const policy = rules.strip;
   const sources = opts.files.length === 0 ? ["-"] : opts.files;
   const kept = [];
   for (const file of sources) {

@@ -1,7 +1,7 @@
 // Applies objects in dependency order: each object starts once everything it needs among the objects has been
 // applied and is ready (a CRD Established, a Namespace Active); independent objects go concurrently. A failure
 // fails only the objects that needed it, each with the reason.
-import type { DependencyRef, Readiness } from "../manifest/dependency-rule.js";
+import type { DependencyRef, DependencyRule, Readiness } from "../manifest/dependency-rule.js";
 import { formatKey, keyOf } from "../manifest/object-key.js";
 import type { KubeObject } from "../manifest/object.js";
 import { restoreOrder, type RestoreOrder } from "../manifest/restore-order.js";
@@ -34,6 +34,8 @@ export interface OrderedApplyOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   onOutcome?: (outcome: ApplyOutcome) => void;
+  /** Dependency rules (default: the built-in ones). */
+  rules?: readonly DependencyRule[];
 }
 
 export interface ApplySummary {
@@ -46,7 +48,7 @@ export interface ApplySummary {
 const WAITED: ReadonlySet<Readiness> = new Set(["established", "active"]);
 
 export async function orderedApply(objects: readonly KubeObject[], target: ApplyTarget, opts: OrderedApplyOptions = {}): Promise<ApplySummary> {
-  const plan: RestoreOrder = restoreOrder(objects);
+  const plan: RestoreOrder = restoreOrder(objects, opts.rules);
   const dryRun = opts.dryRun ?? false;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = opts.now ?? Date.now;

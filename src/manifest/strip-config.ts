@@ -32,13 +32,13 @@ export interface StripConfig {
   options?: Partial<StripOptions>;
 }
 
-export class StripConfigError extends Error {
-  override readonly name = "StripConfigError";
+export class RulesConfigError extends Error {
+  override readonly name = "RulesConfigError";
   constructor(
     readonly source: string,
     readonly problems: readonly string[],
   ) {
-    super(`invalid twinsnap stripping configuration in ${source}:\n  - ${problems.join("\n  - ")}`);
+    super(`invalid twinsnap rules configuration in ${source}:\n  - ${problems.join("\n  - ")}`);
   }
 }
 
@@ -68,12 +68,12 @@ export function parseStripConfig(text: string, source: string): StripConfig {
   try {
     doc = yaml.load(text);
   } catch (err) {
-    throw new StripConfigError(source, [`not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
+    throw new RulesConfigError(source, [`not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
   }
   if (doc === undefined || doc === null) return {};
   const problems: string[] = [];
   const config = validateStripConfig(doc, problems);
-  if (problems.length > 0) throw new StripConfigError(source, problems);
+  if (problems.length > 0) throw new RulesConfigError(source, problems);
   return config;
 }
 
@@ -93,7 +93,7 @@ export function buildStripPolicy(config: StripConfig = {}, source = "configurati
     seen.add(r.name);
     problems.push(...backupSafetyProblems(r));
   }
-  if (problems.length > 0) throw new StripConfigError(source, problems);
+  if (problems.length > 0) throw new RulesConfigError(source, problems);
   return {
     rules: [...BUILTIN_STRIP_RULES.filter((r) => !disabled.has(r.name)), ...userRules],
     exemptKinds: new Set(config.exempt?.kinds ?? []),
@@ -148,9 +148,10 @@ function compileUserRule(r: UserStripRule): StripRule {
 
 // ---- validation of untrusted YAML into the typed configuration ----
 
-const TOP_KEYS = ["disableRules", "exempt", "rules", "options"];
+/** Top-level keys of a twinsnap rules configuration (dependency keys are validated in dependency-config.ts). */
+const TOP_KEYS = ["disableRules", "exempt", "rules", "options", "dependencies", "disableDependencyRules"];
 
-function validateStripConfig(doc: unknown, problems: string[]): StripConfig {
+export function validateStripConfig(doc: unknown, problems: string[]): StripConfig {
   if (!isPlainObject(doc)) {
     problems.push("the configuration must be a mapping with keys " + TOP_KEYS.join(", "));
     return {};

@@ -1,7 +1,7 @@
 // Plugin configuration from a file (TWINSNAP_PLUGIN_CONFIG_FILE): for running the plugin outside a
 // cluster, and for tests. Inside Velero the ConfigMap reader is used instead.
 import { readFile, stat } from "node:fs/promises";
-import type { PluginConfigDocument, PluginConfigReader } from "../actions/strip-policy-source.js";
+import type { PluginConfigDocument, PluginConfigReader } from "../actions/rules-source.js";
 
 export function configFileReader(path: string): PluginConfigReader {
   return {

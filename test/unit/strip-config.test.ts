@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backupSafetyProblems, buildStripPolicy, parseStripConfig, StripConfigError } from "../../src/manifest/strip-config.js";
+import { backupSafetyProblems, buildStripPolicy, parseStripConfig, RulesConfigError } from "../../src/manifest/strip-config.js";
 import { BUILTIN_STRIP_RULES } from "../../src/manifest/strip-rules.js";
 import { stripObject } from "../../src/manifest/strip.js";
 
@@ -52,13 +52,13 @@ disableRules: [no-such-rule]
 options: { preserveNodePort: true }
 extra: 1
 `;
-    let caught: StripConfigError | undefined;
+    let caught: RulesConfigError | undefined;
     try {
       buildStripPolicy(parseStripConfig(text, "cm.yaml"));
     } catch (e) {
-      caught = e as StripConfigError;
+      caught = e as RulesConfigError;
     }
-    assert.ok(caught instanceof StripConfigError);
+    assert.ok(caught instanceof RulesConfigError);
     const all = caught.problems.join("\n");
     for (const expected of [/unknown key "extra"/, /rules\[0\]\.name/, /rules\[0\]\.kinds must be a list/, /spec\.\.x/, /"later" is not one of/, /rules\[1\]: unknown key "colour"/, /options\.preserveNodePort/]) {
       assert.match(all, expected);
