@@ -16,6 +16,11 @@ export interface HostOptions {
   env?: Record<string, string>;
   /** Like go-plugin's StartTimeout: how long to wait for the handshake line. */
   startTimeoutMs?: number;
+  /**
+   * The plugin runs chrooted in this directory: its socket directory is created inside, passed to it as a path
+   * within the chroot, and the address it announces is read relative to this root.
+   */
+  chrootDir?: string;
 }
 
 export interface Handshake {
@@ -50,7 +55,8 @@ export class PluginHost {
   }
 
   static async start(opts: HostOptions): Promise<PluginHost> {
-    const socketDir = mkdtempSync(join(tmpdir(), "twinsnap-host-"));
+    const socketDir = mkdtempSync(opts.chrootDir ? join(opts.chrootDir, "tmp", "host-") : join(tmpdir(), "twinsnap-host-"));
+    const pluginSocketDir = opts.chrootDir ? socketDir.slice(opts.chrootDir.length) : socketDir;
     const began = process.hrtime.bigint();
     const child = spawn(opts.command, opts.args ?? VELERO_PLUGIN_ARGS, {
       env: {
@@ -59,7 +65,7 @@ export class PluginHost {
         PLUGIN_MIN_PORT: "10000",
         PLUGIN_MAX_PORT: "25000",
         PLUGIN_PROTOCOL_VERSIONS: "2",
-        PLUGIN_UNIX_SOCKET_DIR: socketDir,
+        PLUGIN_UNIX_SOCKET_DIR: pluginSocketDir,
         ...opts.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -79,7 +85,8 @@ export class PluginHost {
       });
     });
     const startMs = Number(process.hrtime.bigint() - began) / 1e6;
-    const [core = "", app = "", network = "", address = "", protocol = "", ...rest] = line.split("|");
+    const [core = "", app = "", network = "", announced = "", protocol = "", ...rest] = line.split("|");
+    const address = opts.chrootDir ? join(opts.chrootDir, announced) : announced;
     const host = new PluginHost(child, { core, app, network, address, protocol, rest, line }, socketDir, startMs);
     (host as { stderrLines: string[] }).stderrLines = stderrLines;
     stdout.on("line", (l) => host.stdoutExtra.push(l));

@@ -1,0 +1,58 @@
+// Builds the single executable Velero runs: dist/executable/twinsnap, plus the two C++ runtime libraries node
+// needs beyond glibc in dist/executable/twinsnap-libs/ (mode 0644, so Velero's plugin walk skips them).
+//   1. esbuild bundles the CLI (proto descriptor included) into one CommonJS file;
+//   2. Node's single executable application support embeds it into a copy of the node binary (postject);
+//   3. patchelf points the RUNPATH at $ORIGIN/twinsnap-libs — after postject, which would corrupt it otherwise.
+// Requires `npm run build` first (for src/generated) and patchelf (Debian package `patchelf`).
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist", "executable");
+const work = join(root, "dist", "executable-build");
+rmSync(out, { recursive: true, force: true });
+rmSync(work, { recursive: true, force: true });
+mkdirSync(join(out, "twinsnap-libs"), { recursive: true });
+mkdirSync(work, { recursive: true });
+
+const bundle = join(work, "twinsnap.cjs");
+await build({
+  entryPoints: [join(root, "src", "cli", "main.ts")],
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  outfile: bundle,
+  legalComments: "none",
+  logLevel: "warning",
+});
+
+const blob = join(work, "sea-prep.blob");
+writeFileSync(join(work, "sea-config.json"), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
+execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-config.json")], { stdio: "inherit" });
+
+const exe = join(out, "twinsnap");
+copyFileSync(process.execPath, exe);
+chmodSync(exe, 0o755);
+execFileSync(process.execPath, [join(root, "node_modules", "postject", "dist", "cli.js"), exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], { stdio: "inherit" });
+
+// Velero's image has glibc but not always libstdc++/libgcc_s: ship them beside the executable.
+const ldd = execFileSync("ldd", [process.execPath], { encoding: "utf8" });
+for (const lib of ["libstdc++.so.6", "libgcc_s.so.1"]) {
+  const path = new RegExp(`${lib.replace(/[.+]/g, "\\$&")} => (\\S+)`).exec(ldd)?.[1];
+  if (!path) throw new Error(`ldd does not show where ${lib} is`);
+  const target = join(out, "twinsnap-libs", lib);
+  copyFileSync(path, target);
+  chmodSync(target, 0o644);
+}
+try {
+  execFileSync("patchelf", ["--set-rpath", "$ORIGIN/twinsnap-libs", exe], { stdio: "inherit" });
+} catch (err) {
+  throw new Error(`patchelf failed (install the Debian package patchelf): ${err.message}`);
+}
+rmSync(work, { recursive: true, force: true });
+const mib = (p) => Math.round((statSync(p).size / 2 ** 20) * 10) / 10;
+console.log(`built ${exe} (${mib(exe)} MiB) with ${join(out, "twinsnap-libs")}/ (${["libstdc++.so.6", "libgcc_s.so.1"].map((l) => `${l} ${mib(join(out, "twinsnap-libs", l))} MiB`).join(", ")})`);
