@@ -3,13 +3,17 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../test/support/fixtures.js";
+import { PLUGIN_FORMS, REPO_ROOT } from "../test/support/fixtures.js";
 import { benchPluginExecute } from "./plugin-execute.js";
 import { benchRestoreOrder } from "./restore-order.js";
 import { benchExportApply } from "./export-apply.js";
 
 const benches: Record<string, () => Promise<object>> = {
-  "plugin-execute": () => benchPluginExecute(),
+  // Both forms side by side in one run: the node script and the single executable Velero runs.
+  "plugin-execute": async () => ({
+    script: await benchPluginExecute({ command: PLUGIN_FORMS.script }),
+    executable: await benchPluginExecute({ command: PLUGIN_FORMS.executable }),
+  }),
   "restore-order": () => benchRestoreOrder(),
   "export-apply": () => benchExportApply(),
 };

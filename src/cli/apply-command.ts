@@ -1,7 +1,7 @@
 // `twinsnap apply <dir|file>...`: manifests applied in dependency order with server-side apply.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { loadKubeConfig } from "../kube/kubeconfig.js";
+import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { kubeApplyTarget } from "../kube/kube-apply-target.js";
 import { rawClient } from "../kube/raw-client.js";
 import { orderedApply, type ApplySummary } from "../kube/ordered-apply.js";
@@ -56,7 +56,7 @@ export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: str
   const rules = await loadRules(opts.rulesFile);
   const { objects, skipped } = await loadManifests(opts.paths, rules);
   for (const s of skipped) io.err(`left out ${s}\n`);
-  const kc = await loadKubeConfig({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
+  const kc = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
   const client = rawClient(kc);
   const summary = await orderedApply(objects, kubeApplyTarget(client), {
     dryRun: opts.dryRun,

@@ -10,7 +10,7 @@ import { readBackupItems } from "../velero/backup-archive.js";
 import { generatedBy } from "../manifest/export-selection.js";
 import type { KubeObject } from "../manifest/object.js";
 import { listLiveObjects } from "../kube/live-export.js";
-import { loadKubeConfig } from "../kube/kubeconfig.js";
+import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
 import { ExportTreeWriter } from "./export-writer.js";
 
@@ -48,7 +48,7 @@ export async function exportFromCluster(
   opts: ExportOptions & { kubeconfig?: string; includeGenerated: boolean; env: Readonly<Record<string, string | undefined>> },
   progress: (line: string) => void,
 ): Promise<ExportSummary> {
-  const kc = await loadKubeConfig({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
+  const kc = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
   const filter = resourceFilter(opts);
   let generated = 0;
   const client = rawClient(kc);

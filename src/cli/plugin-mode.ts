@@ -5,7 +5,7 @@ import { cachedRules } from "../actions/rules-source.js";
 import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_RUNTIME_FIELDS } from "../actions/strip-runtime-fields.js";
 import { RESTORE_ORDER, restoreOrderBackupAction, restoreOrderRestoreAction, type ClusterView } from "../actions/restore-order.js";
 import { clusterView } from "../kube/cluster-view.js";
-import { hasClusterAccess, loadKubeConfig } from "../kube/kubeconfig.js";
+import { hasClusterAccess, loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
 import { pluginConfigMapReader } from "../kube/plugin-config-map.js";
 import { createLogger, parseLogLevel, type Logger } from "../log/logger.js";
@@ -44,13 +44,13 @@ function configReader(env: Env, log: Logger) {
     log.debug("no cluster credentials: built-in stripping rules only");
     return undefined;
   }
-  return pluginConfigMapReader({ client: () => loadKubeConfig({ env }).then(rawClient), namespace: veleroNamespace(env), pluginNames: [STRIP_RUNTIME_FIELDS, RESTORE_ORDER] });
+  return pluginConfigMapReader({ client: () => loadClusterConnection({ env }).then(rawClient), namespace: veleroNamespace(env), pluginNames: [STRIP_RUNTIME_FIELDS, RESTORE_ORDER] });
 }
 
 /** The cluster, connected on first use: most items never need it, and the client library is large. */
 function lazyClusterView(env: Env): ClusterView {
   let view: Promise<ClusterView> | undefined;
-  const get = () => (view ??= loadKubeConfig({ env }).then((kc) => clusterView(rawClient(kc))));
+  const get = () => (view ??= loadClusterConnection({ env }).then((kc) => clusterView(rawClient(kc))));
   // (One connection per plugin process; the config reader makes its own, it may run where the view never does.)
   return {
     resourceFor: async (group, kind) => (await get()).resourceFor(group, kind),

@@ -1,8 +1,9 @@
 // A minimal apiserver client for reads that the generated clients make awkward: discovery and GET/LIST of any
-// resource by path. Authentication and TLS come from the kubeconfig (client-node's applyToHTTPSOptions).
+// resource by path, and server-side apply with the manifest sent byte for byte. TLS and authentication come from
+// the cluster connection (kubeconfig.ts).
 import http from "node:http";
 import https from "node:https";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { ClusterConnection } from "./kubeconfig.js";
 import { describeApiError } from "./api-error.js";
 
 export class ApiRequestError extends Error {
@@ -32,9 +33,7 @@ export interface RawClient {
   send<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body: unknown, contentType?: string): Promise<T>;
 }
 
-export function rawClient(kc: KubeConfig, opts: { timeoutMs?: number } = {}): RawClient {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("the kubeconfig has no current cluster");
+export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number } = {}): RawClient {
   const base = new URL(cluster.server);
   const transport = base.protocol === "https:" ? https : http;
   // Keep connections open: a TLS handshake per request would dominate an apply of thousands of objects.
@@ -48,10 +47,15 @@ export function rawClient(kc: KubeConfig, opts: { timeoutMs?: number } = {}): Ra
       path: `${base.pathname.replace(/\/$/, "")}${path}`,
       headers: { accept: "application/json", ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}) },
       timeout: opts.timeoutMs ?? 30_000,
+      agent,
+      rejectUnauthorized: !cluster.insecureSkipTlsVerify,
+      ...(cluster.ca ? { ca: cluster.ca } : {}),
+      ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
     };
-    await kc.applyToHTTPSOptions(options);
-    // After applyToHTTPSOptions, which sets an agent of its own (without keep-alive).
-    options.agent = agent;
+    const authorization = await cluster.authorization();
+    if (authorization) (options.headers as Record<string, string>).authorization = authorization;
+    const certificate = await cluster.clientCertificate();
+    if (certificate) Object.assign(options, certificate);
     const what = `${method} ${path}`;
     return new Promise<T | undefined>((resolve, reject) => {
       const req = transport.request(options, (res) => {
