@@ -1,9 +1,7 @@
 // User configuration of stripping: disable built-in rules, exempt kinds or objects, add rules.
-// It arrives as YAML (the plugin's ConfigMap, or `--rules FILE` on the CLI) and is validated here,
-// so a mistake is reported with its place instead of silently changing what a backup holds.
-import yaml from "js-yaml";
-import { generalizeFieldPath, parseFieldPath } from "./field-path.js";
-import { getAtPath } from "./field-path.js";
+// It arrives as YAML (the plugin's ConfigMap, or `--rules FILE` on the CLI; parsed in rules-config.ts) and is
+// validated here, so a mistake is reported with its place instead of silently changing what a backup holds.
+import { generalizeFieldPath, getAtPath, parseFieldPath } from "./field-path.js";
 import { isPlainObject, type JsonValue } from "./object.js";
 import type { ObjectSelector, StripPolicy } from "./strip.js";
 import { DEFAULT_STRIP_OPTIONS, STAGES, type Stage, type StripOptions, type StripRule } from "./strip-rule.js";
@@ -62,20 +60,6 @@ export const PROTECTED_AT_BACKUP: readonly { kinds: "*" | readonly string[]; pat
   { kinds: ["PersistentVolume"], path: "spec.claimRef", reason: "Velero remaps and re-binds the volume's claim" },
   { kinds: ["Service"], path: "spec.ports", reason: "velero.io/service decides which nodePorts to keep" },
 ];
-
-export function parseStripConfig(text: string, source: string): StripConfig {
-  let doc: unknown;
-  try {
-    doc = yaml.load(text);
-  } catch (err) {
-    throw new RulesConfigError(source, [`not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
-  }
-  if (doc === undefined || doc === null) return {};
-  const problems: string[] = [];
-  const config = validateStripConfig(doc, problems);
-  if (problems.length > 0) throw new RulesConfigError(source, problems);
-  return config;
-}
 
 /** Builds the policy: built-in rules (minus disabled ones) followed by the user's rules. */
 export function buildStripPolicy(config: StripConfig = {}, source = "configuration"): StripPolicy {

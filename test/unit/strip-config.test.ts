@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { backupSafetyProblems, buildStripPolicy, parseStripConfig, RulesConfigError } from "../../src/manifest/strip-config.js";
+import { backupSafetyProblems, buildStripPolicy, RulesConfigError } from "../../src/manifest/strip-config.js";
+import { parseRulesConfig } from "../../src/manifest/rules-config.js";
 import { BUILTIN_STRIP_RULES } from "../../src/manifest/strip-rules.js";
 import { stripObject } from "../../src/manifest/strip.js";
 
@@ -9,7 +10,7 @@ describe("stripping configuration", () => {
   });
 
   it("adds rules, disables rules and exempts objects", () => {
-    const config = parseStripConfig(
+    const config = parseRulesConfig(
       `
 disableRules: [service-cluster-ip]
 exempt:
@@ -54,7 +55,7 @@ extra: 1
 `;
     let caught: RulesConfigError | undefined;
     try {
-      buildStripPolicy(parseStripConfig(text, "cm.yaml"));
+      buildStripPolicy(parseRulesConfig(text, "cm.yaml"));
     } catch (e) {
       caught = e as RulesConfigError;
     }
@@ -67,11 +68,11 @@ extra: 1
   });
 
   it("refuses a rule that would strip at backup time what Velero reads, and says what to do instead", () => {
-    const config = parseStripConfig("rules:\n  - { name: no-status, kinds: [Pod], stages: [backup], remove: [status] }\n", "x");
+    const config = parseRulesConfig("rules:\n  - { name: no-status, kinds: [Pod], stages: [backup], remove: [status] }\n", "x");
     assert.throws(() => buildStripPolicy(config, "x"), /no-status.*removes status at backup time.*use stages \[restore, export\]/s);
-    const velero = parseStripConfig("rules:\n  - { name: v, kinds: '*', stages: [backup], remove: [\"metadata.annotations['velero.io/restore-name']\"] }\n", "x");
+    const velero = parseRulesConfig("rules:\n  - { name: v, kinds: '*', stages: [backup], remove: [\"metadata.annotations['velero.io/restore-name']\"] }\n", "x");
     assert.throws(() => buildStripPolicy(velero, "x"), /Velero's own annotations/);
-    const fine = parseStripConfig("rules:\n  - { name: no-status, kinds: [Pod], stages: [restore], remove: [status] }\n", "x");
+    const fine = parseRulesConfig("rules:\n  - { name: no-status, kinds: [Pod], stages: [restore], remove: [status] }\n", "x");
     assert.doesNotThrow(() => buildStripPolicy(fine, "x"));
   });
 
@@ -80,7 +81,7 @@ extra: 1
   });
 
   it("an empty document is no configuration; invalid YAML is an error", () => {
-    assert.deepEqual(parseStripConfig("", "x"), {});
-    assert.throws(() => parseStripConfig("rules: [", "x"), /not valid YAML/);
+    assert.deepEqual(parseRulesConfig("", "x"), {});
+    assert.throws(() => parseRulesConfig("rules: [", "x"), /not valid YAML/);
   });
 });
