@@ -7,6 +7,8 @@ import { rulesCommand } from "./rules-command.js";
 import { stripCommand } from "./strip-command.js";
 import { exportFromBackup, exportFromCluster } from "./export-command.js";
 import { applyCommand } from "./apply-command.js";
+import { etcdSnapshotCommand } from "./etcd-command.js";
+import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
 
@@ -21,6 +23,9 @@ Usage:
                        clean manifests, one file per object, from a live cluster or (offline) a Velero backup
   twinsnap apply [--dry-run] [--concurrency N] [--kubeconfig FILE] [--rules FILE] DIR|FILE...
                        apply manifests in dependency order (server-side apply), CRDs before their resources
+  twinsnap etcd snapshot --endpoints URL[,URL] [--cacert F --cert F --key F] [--store URL] [--name NAME]
+                 [--etcdutl PATH]
+                       stream a verified etcd snapshot into a store (default ${DEFAULT_STORE_URL})
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
@@ -108,6 +113,35 @@ async function runCli(argv: string[]): Promise<number> {
           env: process.env,
           ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
           ...(values.rules ? { rulesFile: values.rules } : {}),
+        },
+        { out, err },
+      );
+    }
+    case "etcd": {
+      const [sub, ...etcdArgs] = rest;
+      if (sub !== "snapshot") throw new UsageError('etcd needs a subcommand: "snapshot"');
+      const { values } = parseArgs({
+        args: etcdArgs,
+        options: {
+          endpoints: { type: "string" },
+          cacert: { type: "string" },
+          cert: { type: "string" },
+          key: { type: "string" },
+          store: { type: "string", default: DEFAULT_STORE_URL },
+          name: { type: "string" },
+          etcdutl: { type: "string" },
+        },
+      });
+      if (!values.endpoints) throw new UsageError("etcd snapshot needs --endpoints (e.g. https://127.0.0.1:2379)");
+      return etcdSnapshotCommand(
+        {
+          endpoints: values.endpoints.split(",").map((e) => e.trim()).filter(Boolean),
+          store: values.store!,
+          name: values.name ?? `etcd-${new Date().toISOString().replace(/[:.]/g, "-")}`,
+          ...(values.cacert ? { caFile: values.cacert } : {}),
+          ...(values.cert ? { certFile: values.cert } : {}),
+          ...(values.key ? { keyFile: values.key } : {}),
+          ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
         },
         { out, err },
       );

@@ -90,6 +90,31 @@ async function startEtcd(dir: string, dataDir: string, clientPort: number, peerP
   return child;
 }
 
+/** A single etcd member on loopback, for snapshot tests. */
+export async function startStandaloneEtcd(name: string): Promise<{ endpoint: string; dir: string; dataDir: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), `twinsnap-${name}-`));
+  const dataDir = join(dir, "etcd-data");
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const child = await startEtcd(dir, dataDir, clientPort, peerPort);
+  return {
+    endpoint: `http://127.0.0.1:${clientPort}`,
+    dir,
+    dataDir,
+    async stop() {
+      await stopProcess(child);
+      const { rmSync } = await import("node:fs");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** etcd on an existing data directory (e.g. one restored from a snapshot). */
+export async function startEtcdOn(dir: string, dataDir: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const child = await startEtcd(dir, dataDir, clientPort, peerPort);
+  return { endpoint: `http://127.0.0.1:${clientPort}`, stop: () => stopProcess(child) };
+}
+
 export async function startControlPlane(opts: { name: string; withControllerManager?: boolean }): Promise<ControlPlane> {
   const dir = mkdtempSync(join(tmpdir(), `twinsnap-${opts.name}-`));
   const certDir = join(dir, "certs");

@@ -1,0 +1,78 @@
+// The embedded default store: a directory (file:///var/lib/twinsnap). Objects are written to a temporary file
+// in the same directory, flushed to disk, then renamed into place — rename is atomic on POSIX filesystems.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { checkKey, ObjectNotFoundError, StoreWriteError, type ObjectStore, type PutResult } from "./object-store.js";
+
+const PARTIAL = ".partial-";
+
+export class FilesystemStore implements ObjectStore {
+  readonly url: string;
+
+  constructor(readonly root: string) {
+    this.url = `file://${root}`;
+  }
+
+  async put(key: string, body: Readable): Promise<PutResult> {
+    const path = join(this.root, checkKey(key));
+    const partial = `${path}${PARTIAL}${randomBytes(4).toString("hex")}`;
+    const hash = createHash("sha256");
+    let size = 0;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, tap, createWriteStream(partial, { flags: "wx" }));
+      const handle = await open(partial, "r+");
+      await handle.sync();
+      await handle.close();
+      await rename(partial, path);
+      return { size, sha256: hash.digest("hex") };
+    } catch (err) {
+      await rm(partial, { force: true });
+      throw new StoreWriteError(this.url, key, { cause: err });
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = join(this.root, checkKey(key));
+    if (!(await this.head(key))) throw new ObjectNotFoundError(this.url, key);
+    return createReadStream(path);
+  }
+
+  async head(key: string): Promise<{ size: number } | undefined> {
+    try {
+      const s = await stat(join(this.root, checkKey(key)));
+      return s.isFile() ? { size: s.size } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = join(this.root, prefix);
+    let entries;
+    try {
+      entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    } catch {
+      return [];
+    }
+    return entries
+      .filter((e) => e.isFile() && !e.name.includes(PARTIAL))
+      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join("/"))
+      .sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(join(this.root, checkKey(key)), { force: true });
+  }
+}
