@@ -1,31 +1,90 @@
-// Connecting to etcd the way kubeadm control planes are set up: one or more endpoints, TLS with a client
-// certificate, key and CA (e.g. /etc/kubernetes/pki/etcd/{ca.crt,healthcheck-client.crt,healthcheck-client.key}).
+// A small client for etcd's Maintenance service (Status, Snapshot), over gRPC with the descriptor compiled from
+// proto/etcd. Why not the etcd3 package: it reads its .proto files from disk when imported, which the single
+// executable cannot provide, and twinsnap needs two calls of it.
+// TLS as on kubeadm control planes: CA, client certificate and key (e.g. /etc/kubernetes/pki/etcd/).
 import { readFileSync } from "node:fs";
-import { Etcd3, type IOptions } from "etcd3";
+import type { Readable } from "node:stream";
+import * as grpc from "@grpc/grpc-js";
+import { Wire } from "../velero-plugin/wire.js";
 
 export interface EtcdConnectionOptions {
   endpoints: string[];
   caFile?: string;
   certFile?: string;
   keyFile?: string;
-  /** How long to wait for a connection, default 5 s. */
+  /** How long to wait for an answer from a member, default 5 s. */
   dialTimeoutMs?: number;
 }
 
-export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
+export interface EtcdHeader {
+  cluster_id: string;
+  member_id: string;
+  revision: string;
+}
+
+export interface EtcdStatus {
+  header: EtcdHeader;
+  version: string;
+  dbSize: string;
+  leader: string;
+  errors: string[];
+}
+
+export interface SnapshotChunk {
+  header: EtcdHeader | null;
+  remaining_bytes: string;
+  blob: Buffer;
+}
+
+export interface EtcdMaintenance {
+  /** The member that answered first, with its status. */
+  status(): Promise<EtcdStatus>;
+  /** The snapshot stream of the member that answered status(); object mode, one SnapshotChunk per item. */
+  snapshot(): Promise<Readable>;
+  close(): void;
+}
+
+type MaintenanceClient = grpc.Client & {
+  Status(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: EtcdStatus) => void): void;
+  Snapshot(req: object): grpc.ClientReadableStream<SnapshotChunk>;
+};
+
+export function connectEtcd(opts: EtcdConnectionOptions): EtcdMaintenance {
   if (opts.endpoints.length === 0) throw new Error("no etcd endpoints given");
-  const options: IOptions = {
-    hosts: opts.endpoints,
-    dialTimeout: opts.dialTimeoutMs ?? 5000,
-    // Snapshots arrive in chunks, but other maintenance replies can exceed gRPC's 4 MiB default.
-    grpcOptions: { "grpc.max_receive_message_length": -1 },
+  const credentials = opts.caFile
+    ? grpc.credentials.createSsl(readFileSync(opts.caFile), opts.keyFile ? readFileSync(opts.keyFile) : null, opts.certFile ? readFileSync(opts.certFile) : null)
+    : grpc.credentials.createInsecure();
+  const clients = opts.endpoints.map((endpoint) => {
+    const url = new URL(endpoint);
+    if (url.protocol === "https:" && !opts.caFile) throw new Error(`${endpoint} uses TLS: pass the etcd CA (and client certificate and key)`);
+    return { endpoint, client: new Wire.EtcdMaintenance(url.host, credentials, { "grpc.max_receive_message_length": -1 }) as unknown as MaintenanceClient };
+  });
+  const timeout = opts.dialTimeoutMs ?? 5000;
+  let chosen: MaintenanceClient | undefined;
+
+  const statusOf = (c: MaintenanceClient) =>
+    new Promise<EtcdStatus>((resolve, reject) => c.Status({}, { deadline: Date.now() + timeout }, (err, res) => (err ? reject(err) : resolve(res))));
+
+  return {
+    async status() {
+      const failures: string[] = [];
+      for (const { endpoint, client } of clients) {
+        try {
+          const s = await statusOf(client);
+          chosen = client;
+          return s;
+        } catch (err) {
+          failures.push(`${endpoint}: ${(err as Error).message}`);
+        }
+      }
+      throw new Error(failures.join("; "));
+    },
+    async snapshot() {
+      if (!chosen) await this.status();
+      return chosen!.Snapshot({});
+    },
+    close() {
+      for (const { client } of clients) client.close();
+    },
   };
-  if (opts.caFile) {
-    options.credentials = {
-      rootCertificate: readFileSync(opts.caFile),
-      ...(opts.keyFile ? { privateKey: readFileSync(opts.keyFile) } : {}),
-      ...(opts.certFile ? { certChain: readFileSync(opts.certFile) } : {}),
-    };
-  }
-  return new Etcd3(options);
 }

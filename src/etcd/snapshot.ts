@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
-import type { Etcd3 } from "etcd3";
+import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 /** What a stored snapshot is: enough to verify it later and to restore it (JSON, in the pair record). */
@@ -57,28 +57,23 @@ export class SnapshotIntegrityError extends Error {
   }
 }
 
-interface SnapshotChunk {
-  header?: { revision?: string; cluster_id?: string; member_id?: string };
-  blob?: Buffer;
-}
-
-export async function saveSnapshot(client: Etcd3, store: ObjectStore, key: string, now: () => Date = () => new Date()): Promise<SnapshotRecord> {
+export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, key: string, now: () => Date = () => new Date()): Promise<SnapshotRecord> {
   const startedAt = now();
   let status;
   try {
-    status = await client.maintenance.status();
+    status = await client.status();
   } catch (err) {
     throw new EtcdUnavailableError(`etcd is not reachable: ${(err as Error).message}`, { cause: err });
   }
 
   const raw = createHash("sha256");
   let rawBytes = 0;
-  let header: SnapshotChunk["header"];
+  let header: SnapshotChunk["header"] | undefined;
   // Chunks of the stream become bytes; the hash of what etcd sent is taken on the way.
   const blobs = new Transform({
     writableObjectMode: true,
     transform(chunk: SnapshotChunk, _enc, done) {
-      header ??= chunk.header;
+      header ??= chunk.header ?? undefined;
       if (chunk.blob && chunk.blob.length > 0) {
         raw.update(chunk.blob);
         rawBytes += chunk.blob.length;
@@ -88,7 +83,7 @@ export async function saveSnapshot(client: Etcd3, store: ObjectStore, key: strin
   });
   let stored;
   try {
-    const stream = (await client.maintenance.snapshot()) as unknown as Readable;
+    const stream = await client.snapshot();
     const gz = createGzip();
     const body = pipeline(stream, blobs, gz).catch((err: unknown) => {
       gz.destroy(err as Error); // make the store's write fail too, so nothing is published

@@ -1,4 +1,4 @@
-// The gRPC services of go-plugin, grpc health and Velero, loaded from the descriptor compiled from proto/.
+// The gRPC services of go-plugin, grpc health, Velero and etcd, loaded from the descriptor compiled from proto/.
 // Message shapes below mirror the .proto files (proto-loader with keepCase: field names as written there).
 import * as grpc from "@grpc/grpc-js";
 import { fromJSON } from "@grpc/proto-loader";
@@ -35,6 +35,7 @@ export const Wire = {
   RestoreItemActionV1: serviceAt("generated.RestoreItemAction"),
   BackupItemActionV2: serviceAt("v2.BackupItemAction"),
   RestoreItemActionV2: serviceAt("v2.RestoreItemAction"),
+  EtcdMaintenance: serviceAt("etcdserverpb.Maintenance"),
 } as const;
 
 // ---- message shapes (as proto-loader decodes them with the options above) ----

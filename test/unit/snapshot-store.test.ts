@@ -4,28 +4,27 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import type { Etcd3 } from "etcd3";
+import type { EtcdMaintenance } from "../../src/etcd/etcd-client.js";
 import { saveSnapshot, SnapshotIntegrityError, SnapshotStreamError, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 
 const header = { revision: "42", cluster_id: "c1", member_id: "m1" };
 
 /** An etcd client whose snapshot stream sends `chunks` and then, if asked, fails. */
-function fakeEtcd(chunks: Buffer[], failAfter?: number): Etcd3 {
+function fakeEtcd(chunks: Buffer[], failAfter?: number): EtcdMaintenance {
   return {
-    maintenance: {
-      status: async () => ({ header, version: "3.6.16", dbSize: "4096" }),
-      snapshot: async () =>
-        Readable.from(
-          (async function* () {
-            for (const [i, blob] of chunks.entries()) {
-              if (failAfter !== undefined && i === failAfter) throw new Error("14 UNAVAILABLE: connection reset");
-              yield { header, remaining_bytes: "0", blob };
-            }
-          })(),
-        ),
-    },
-  } as unknown as Etcd3;
+    status: async () => ({ header, version: "3.6.16", dbSize: "4096", leader: "m1", errors: [] }),
+    snapshot: async () =>
+      Readable.from(
+        (async function* () {
+          for (const [i, blob] of chunks.entries()) {
+            if (failAfter !== undefined && i === failAfter) throw new Error("14 UNAVAILABLE: connection reset");
+            yield { header, remaining_bytes: "0", blob };
+          }
+        })(),
+      ),
+    close: () => undefined,
+  };
 }
 
 describe("snapshot store writes", () => {
