@@ -17,7 +17,6 @@ export function syntheticObjects(count: number, opts: { namespacePrefix?: string
       },
     });
   }
-  const perNamespace = 10; // objects per "app" group below
   for (let n = 0; out.length < count; n++) {
     const ns = `${prefix}-${Math.floor(n / 10)}`;
     if (n % 10 === 0) out.push({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
@@ -66,7 +65,6 @@ export function syntheticObjects(count: number, opts: { namespacePrefix?: string
       ...(opts.crds !== false ? [{ apiVersion: "bench.example.com/v1", kind: "Widget", metadata: { name: app, namespace: ns }, spec: { size: n % 7 } } as KubeObject] : []),
     ];
     out.push(...group.slice(0, Math.max(0, count - out.length)));
-    void perNamespace;
   }
   return out.slice(0, count);
 }

@@ -51,7 +51,6 @@ function configReader(env: Env, log: Logger) {
 function lazyClusterView(env: Env): ClusterView {
   let view: Promise<ClusterView> | undefined;
   const get = () => (view ??= loadClusterConnection({ env }).then((kc) => clusterView(rawClient(kc))));
-  // (One connection per plugin process; the config reader makes its own, it may run where the view never does.)
   return {
     resourceFor: async (group, kind) => (await get()).resourceFor(group, kind),
     exists: async (id) => (await get()).exists(id),

@@ -1,12 +1,12 @@
 // The apiserver as the restore-order actions see it: discovery, existence (cached: one backup asks about the
 // same ConfigMaps and ServiceAccounts many times) and readiness (never cached: Velero polls it).
-import type { ClusterView, } from "../actions/restore-order.js";
+import type { ClusterView } from "../actions/restore-order.js";
 import type { ResourceIdentifier } from "../actions/action.js";
 import type { Readiness } from "../manifest/dependency-rule.js";
 import type { KubeObject } from "../manifest/object.js";
 import { Discovery, objectPath } from "./discovery.js";
 import type { RawClient } from "./raw-client.js";
-import { isReadyObject } from "./kube-apply-target.js";
+import { isReadyObject } from "../manifest/readiness.js";
 
 export function clusterView(client: RawClient, discovery = new Discovery(client)): ClusterView {
   const existence = new Map<string, Promise<boolean>>();

@@ -1,6 +1,7 @@
 // The apiserver side of `twinsnap apply`: server-side apply (twinsnap as field manager) of the objects exactly
 // as written — raw JSON, so no typed client can drop fields it does not model — and readiness checks.
 import type { DependencyRef } from "../manifest/dependency-rule.js";
+import { isReadyObject } from "../manifest/readiness.js";
 import { groupOf, type KubeObject } from "../manifest/object.js";
 import { Discovery, objectPath, type ApiResource } from "./discovery.js";
 import type { ApplyTarget } from "./ordered-apply.js";
@@ -60,18 +61,4 @@ export function kubeApplyTarget(client: RawClient, discovery = new Discovery(cli
 function contentOf(obj: KubeObject): string {
   const { resourceVersion: _rv, managedFields: _mf, ...meta } = obj.metadata;
   return JSON.stringify({ ...obj, metadata: meta });
-}
-
-/** Readiness as the dependents need it; the same test answers Velero's AreAdditionalItemsReady. */
-export function isReadyObject(obj: KubeObject, dep: Pick<DependencyRef, "readiness">): boolean {
-  switch (dep.readiness) {
-    case "established": {
-      const conditions = (obj.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
-      return conditions.some((c) => c.type === "Established" && c.status === "True");
-    }
-    case "active":
-      return (obj.status as { phase?: string } | undefined)?.phase !== "Terminating";
-    default:
-      return true;
-  }
 }

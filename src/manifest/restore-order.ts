@@ -3,7 +3,7 @@
 // (a stable topological order). Cycles are reported and broken deterministically, never looped on.
 import type { DependencyContext, DependencyRef, DependencyRule } from "./dependency-rule.js";
 import { BUILTIN_DEPENDENCY_RULES } from "./dependency-rules.js";
-import { formatKey, keyOf, type ObjectKey } from "./object-key.js";
+import { formatKey, keyOf } from "./object-key.js";
 import { getAtPath } from "./field-path.js";
 import { qualifiedKind, type KubeObject } from "./object.js";
 
@@ -259,4 +259,3 @@ class MinHeap {
   }
 }
 
-export type { ObjectKey };

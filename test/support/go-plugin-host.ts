@@ -39,7 +39,6 @@ export const VELERO_PLUGIN_ARGS = ["--log-level", "info", "--features=", "--uplo
 type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 
 export class PluginHost {
-  readonly stderrLines: string[] = [];
   readonly stdoutExtra: string[] = [];
   private clients: grpc.Client[] = [];
   private streams: grpc.ClientDuplexStream<unknown, unknown>[] = [];
@@ -50,6 +49,8 @@ export class PluginHost {
     readonly handshake: Handshake,
     readonly socketDir: string,
     readonly startMs: number,
+    /** The plugin's stderr, line by line (its logs), as it arrives. */
+    readonly stderrLines: string[],
   ) {
     this.exit = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   }
@@ -87,8 +88,7 @@ export class PluginHost {
     const startMs = Number(process.hrtime.bigint() - began) / 1e6;
     const [core = "", app = "", network = "", announced = "", protocol = "", ...rest] = line.split("|");
     const address = opts.chrootDir ? join(opts.chrootDir, announced) : announced;
-    const host = new PluginHost(child, { core, app, network, address, protocol, rest, line }, socketDir, startMs);
-    (host as { stderrLines: string[] }).stderrLines = stderrLines;
+    const host = new PluginHost(child, { core, app, network, address, protocol, rest, line }, socketDir, startMs, stderrLines);
     stdout.on("line", (l) => host.stdoutExtra.push(l));
     host.openHostStreams();
     return host;
