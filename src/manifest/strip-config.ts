@@ -53,10 +53,9 @@ export const PROTECTED_AT_BACKUP: readonly { kinds: "*" | readonly string[]; pat
   { kinds: "*", path: "metadata.annotations['backup.velero.io", reason: "pod volume backup selection" },
   { kinds: "*", path: "metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']", reason: "velero.io/service reads it to keep explicit nodePorts" },
   { kinds: ["Pod", "batch/Job", "PersistentVolume", "PersistentVolumeClaim"], path: "status", reason: "Velero skips completed Pods/Jobs and binds volumes by status" },
-  { kinds: ["Pod"], path: "spec.nodeName", reason: "pod volume backups run on the Pod's node" },
-  { kinds: ["Pod"], path: "spec.volumes", reason: "pod volume backups and restores read the Pod's volumes" },
+  { kinds: ["Pod"], path: "spec.volumes", reason: "Velero's pod volume restore reads the restored Pod's volumes to match them with the backed-up data" },
   { kinds: ["PersistentVolumeClaim"], path: "spec.volumeName", reason: "Velero binds a restored claim to its volume" },
-  { kinds: ["PersistentVolumeClaim"], path: "metadata.annotations", reason: "Velero reads the binding and selected-node annotations" },
+  { kinds: ["PersistentVolumeClaim"], path: "metadata.annotations", reason: "Velero's CSI and data mover restores read the claim's annotations" },
   { kinds: ["PersistentVolume"], path: "spec.claimRef", reason: "Velero remaps and re-binds the volume's claim" },
   { kinds: ["Service"], path: "spec.ports", reason: "velero.io/service decides which nodePorts to keep" },
 ];

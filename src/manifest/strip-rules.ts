@@ -97,9 +97,9 @@ export const BUILTIN_STRIP_RULES: readonly StripRule[] = [
     touches: ["spec.ports[*].nodePort"],
     when: (_obj, ctx) => !preservesNodePorts(ctx),
     why:
-      "NodePorts the apiserver allocated collide in a cluster that already uses them. Ports written explicitly " +
-      "in the applied manifest (last-applied-configuration) are kept, as Velero does. Not removed at backup: " +
-      "Velero's restore reads them for --preserve-nodeports.",
+      "NodePorts the apiserver allocated collide in a cluster that already uses them. Ports the user chose are " +
+      "kept, decided as Velero's service action decides (last-applied-configuration, else managed fields). Not " +
+      "removed at backup: Velero's restore reads them for --preserve-nodeports.",
     veleroAlso: "velero.io/service",
   },
   {
@@ -118,8 +118,8 @@ export const BUILTIN_STRIP_RULES: readonly StripRule[] = [
     remove: [ann("pv.kubernetes.io/bind-completed"), ann("pv.kubernetes.io/bound-by-controller")],
     why:
       "Tell the PV controller that binding already happened in the source cluster; left in place, a restored " +
-      "claim whose volume is re-provisioned is never bound. Kept in the backup: Velero reads them when it " +
-      "decides how to restore the claim's volume.",
+      "claim whose volume is re-provisioned is never bound. Kept in the backup as Velero stored them (its own PVC " +
+      "restore action removes them too), so backups stay readable by every Velero restore path.",
     veleroAlso: "restore.go resetVolumeBindingInfo (for claims whose PV is restored)",
   },
   {
@@ -148,8 +148,8 @@ export const BUILTIN_STRIP_RULES: readonly StripRule[] = [
     stages: ["restore", "export"],
     remove: ["spec.nodeName"],
     why:
-      "Pins the Pod to a node of the source cluster. Kept in the backup: Velero's pod volume backup " +
-      "and restore paths read the Pod's node.",
+      "Pins the Pod to a node of the source cluster. Kept in the backup, which records where the Pod ran; " +
+      "Velero's own pod action removes it at restore too.",
     veleroAlso: "velero.io/pod",
   },
   {
