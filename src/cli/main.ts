@@ -8,6 +8,7 @@ import { stripCommand } from "./strip-command.js";
 import { exportFromBackup, exportFromCluster } from "./export-command.js";
 import { applyCommand } from "./apply-command.js";
 import { etcdSnapshotCommand } from "./etcd-command.js";
+import { coordinatorCommand } from "./coordinator-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
@@ -26,6 +27,9 @@ Usage:
   twinsnap etcd snapshot --endpoints URL[,URL] [--cacert F --cert F --key F] [--store URL] [--name NAME]
                  [--etcdutl PATH]
                        stream a verified etcd snapshot into a store (default ${DEFAULT_STORE_URL})
+  twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
+                 [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
+                       pair every Velero backup with a verified etcd snapshot (runs until stopped)
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
@@ -145,6 +149,37 @@ async function runCli(argv: string[]): Promise<number> {
         },
         { out, err },
       );
+    }
+    case "coordinator": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          "etcd-endpoints": { type: "string" },
+          "etcd-cacert": { type: "string" },
+          "etcd-cert": { type: "string" },
+          "etcd-key": { type: "string" },
+          store: { type: "string", default: DEFAULT_STORE_URL },
+          "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
+          kubeconfig: { type: "string" },
+          concurrency: { type: "string", default: "2" },
+          "log-level": { type: "string" },
+        },
+      });
+      if (!values["etcd-endpoints"]) throw new UsageError("coordinator needs --etcd-endpoints");
+      return coordinatorCommand({
+        veleroNamespace: values["velero-namespace"]!,
+        store: values.store!,
+        concurrency: Math.max(1, Number.parseInt(values.concurrency!, 10) || 2),
+        env: process.env,
+        etcd: {
+          endpoints: values["etcd-endpoints"].split(",").map((e) => e.trim()).filter(Boolean),
+          ...(values["etcd-cacert"] ? { caFile: values["etcd-cacert"] } : {}),
+          ...(values["etcd-cert"] ? { certFile: values["etcd-cert"] } : {}),
+          ...(values["etcd-key"] ? { keyFile: values["etcd-key"] } : {}),
+        },
+        ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+        ...(values["log-level"] ? { logLevel: values["log-level"] } : {}),
+      });
     }
     case "rules": {
       const { values } = parseArgs({ args: rest, options: { rules: { type: "string" }, json: { type: "boolean", default: false } } });

@@ -31,6 +31,8 @@ export interface RawClient {
    * (x-kubernetes-preserve-unknown-fields, custom resources' specs).
    */
   send<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body: unknown, contentType?: string): Promise<T>;
+  /** A watch: the events the apiserver streams for `path` (with ?watch=1...), one JSON object each, until it ends. */
+  watch<T>(path: string, signal?: AbortSignal): AsyncGenerator<T>;
 }
 
 export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number } = {}): RawClient {
@@ -82,7 +84,51 @@ export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number
       req.end(payload);
     });
   };
+  async function* watch<T>(path: string, signal?: AbortSignal): AsyncGenerator<T> {
+    const options: https.RequestOptions = {
+      method: "GET",
+      hostname: base.hostname,
+      port: base.port,
+      path: `${base.pathname.replace(/\/$/, "")}${path}`,
+      headers: { accept: "application/json" },
+      rejectUnauthorized: !cluster.insecureSkipTlsVerify,
+      ...(cluster.ca ? { ca: cluster.ca } : {}),
+      ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
+      ...(signal ? { signal } : {}),
+    };
+    const authorization = await cluster.authorization();
+    if (authorization) (options.headers as Record<string, string>).authorization = authorization;
+    const certificate = await cluster.clientCertificate();
+    if (certificate) Object.assign(options, certificate);
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = transport.request(options, resolve);
+      req.on("error", (err) => reject(new ApiRequestError(`WATCH ${path}`, undefined, `cannot reach the apiserver at ${cluster.server} (${err.message})`, true, { cause: err })));
+      req.end();
+    });
+    if ((res.statusCode ?? 0) >= 300) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      const f = describeApiError({ code: res.statusCode, body: Buffer.concat(chunks).toString() });
+      throw new ApiRequestError(`WATCH ${path}`, res.statusCode, f.message, true);
+    }
+    let buffered = "";
+    try {
+      for await (const chunk of res) {
+        buffered += (chunk as Buffer).toString("utf8");
+        let nl: number;
+        while ((nl = buffered.indexOf("\n")) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line !== "") yield JSON.parse(line) as T;
+        }
+      }
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw new ApiRequestError(`WATCH ${path}`, undefined, `the watch broke (${(err as Error).message})`, true, { cause: err });
+    }
+  }
   return {
+    watch,
     close: () => agent.destroy(),
     get: <T>(path: string) => request<T>("GET", path, undefined, "", true),
     send: async <T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body: unknown, contentType = "application/json") =>

@@ -1,0 +1,38 @@
+// `twinsnap coordinator`: the composition root of the coordinator service. Runs until SIGTERM or SIGINT.
+import { Coordinator } from "../coordinator/coordinator.js";
+import { connectEtcd, type EtcdConnectionOptions } from "../etcd/etcd-client.js";
+import { loadClusterConnection } from "../kube/kubeconfig.js";
+import { rawClient } from "../kube/raw-client.js";
+import { createLogger, parseLogLevel } from "../log/logger.js";
+import { openStore } from "../store/open-store.js";
+import { VERSION } from "../version.js";
+
+export interface CoordinatorCommandOptions {
+  kubeconfig?: string;
+  veleroNamespace: string;
+  etcd: EtcdConnectionOptions;
+  store: string;
+  concurrency: number;
+  logLevel?: string;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promise<number> {
+  const log = createLogger({ level: parseLogLevel(opts.logLevel), format: "text" });
+  const connection = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
+  const client = rawClient(connection);
+  const etcd = connectEtcd(opts.etcd);
+  const store = openStore(opts.store);
+  const coordinator = new Coordinator({ client, store, etcd, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency });
+  const abort = new AbortController();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => abort.abort());
+  log.info("coordinator started", { cluster: connection.source, veleroNamespace: opts.veleroNamespace, store: store.url, etcd: opts.etcd.endpoints.join(",") });
+  try {
+    await coordinator.start(abort.signal);
+  } finally {
+    etcd.close();
+    client.close();
+  }
+  log.info("coordinator stopped");
+  return 0;
+}

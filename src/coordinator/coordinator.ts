@@ -1,0 +1,238 @@
+// The coordinator: watches Velero's Backups and pairs each with a verified etcd snapshot taken while the backup
+// runs. What to do for a backup is decided by pairing.ts; this file does it — list and watch (re-listing after
+// 410 Gone or a broken watch), one backup at a time per uid, a bounded number of snapshots at once, retries with
+// backoff for a recoverable etcd failure, and the record written to the store and mirrored on the Backup.
+import { Readable } from "node:stream";
+import type { EtcdMaintenance } from "../etcd/etcd-client.js";
+import { saveSnapshot } from "../etcd/snapshot.js";
+import type { RawClient } from "../kube/raw-client.js";
+import type { Logger } from "../log/logger.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairRecord, type PairState } from "./pair-record.js";
+import { nextPairingStep } from "./pairing.js";
+
+export interface VeleroBackup {
+  metadata: { name: string; namespace: string; uid: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { storageLocation?: string };
+  status?: { phase?: string; startTimestamp?: string; completionTimestamp?: string };
+}
+
+interface BackupList {
+  items: VeleroBackup[];
+  metadata: { resourceVersion: string };
+}
+
+interface WatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: VeleroBackup & { code?: number; metadata: { resourceVersion?: string } };
+}
+
+export interface CoordinatorOptions {
+  client: RawClient;
+  store: ObjectStore;
+  etcd: EtcdMaintenance;
+  veleroNamespace: string;
+  log: Logger;
+  version: string;
+  /** Snapshots taken at once (default 2: each streams the whole database). */
+  concurrency?: number;
+  /** Attempts for a recoverable snapshot failure before the pair is Failed (default 5), and the first delay. */
+  retry?: { attempts: number; firstDelayMs: number };
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+}
+
+export const ANNOTATIONS = {
+  state: "twinsnap.dev/pair-state",
+  reason: "twinsnap.dev/pair-reason",
+  record: "twinsnap.dev/pair-record",
+  revision: "twinsnap.dev/etcd-revision",
+  sha256: "twinsnap.dev/snapshot-sha256",
+} as const;
+
+export class Coordinator {
+  private readonly chains = new Map<string, Promise<void>>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private identity?: Promise<string>;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  private get backupsPath(): string {
+    return `/apis/velero.io/v1/namespaces/${encodeURIComponent(this.opts.veleroNamespace)}/backups`;
+  }
+
+  /** Runs until the signal aborts: list, reconcile everything, watch; again after any break. */
+  async start(signal: AbortSignal): Promise<void> {
+    let delay = 1000;
+    while (!signal.aborted) {
+      try {
+        const rv = await this.reconcileAll();
+        delay = 1000;
+        await this.watchFrom(rv, signal);
+      } catch (err) {
+        if (signal.aborted) break;
+        this.opts.log.warn("backup watch interrupted; listing again", { error: (err as Error).message, retryInMs: delay });
+        await this.sleep(delay);
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+    await this.idle();
+  }
+
+  /** Lists the Backups and reconciles each; returns the list's resourceVersion to watch from. */
+  async reconcileAll(): Promise<string> {
+    const list = await this.opts.client.get<BackupList>(this.backupsPath);
+    if (!list) throw new Error(`Velero's Backup resource is not served (are Velero's CRDs installed?)`);
+    for (const b of list.items) this.enqueue(b);
+    return list.metadata.resourceVersion;
+  }
+
+  /** Resolves once every queued reconcile has finished. */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  private async watchFrom(resourceVersion: string, signal: AbortSignal): Promise<void> {
+    let rv = resourceVersion;
+    const query = () => `${this.backupsPath}?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}`;
+    for await (const event of this.opts.client.watch<WatchEvent>(query(), signal)) {
+      if (event.type === "ERROR") {
+        // 410 Gone: our resourceVersion was compacted away; the caller lists again.
+        throw new Error(`watch error ${event.object.code ?? ""}: ${JSON.stringify(event.object)}`);
+      }
+      if (event.object.metadata.resourceVersion) rv = event.object.metadata.resourceVersion;
+      if (event.type === "ADDED" || event.type === "MODIFIED") this.enqueue(event.object);
+    }
+  }
+
+  /** One reconcile at a time per backup, in the order events arrive. */
+  enqueue(backup: VeleroBackup): void {
+    const uid = backup.metadata.uid;
+    const previous = this.chains.get(uid) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.reconcile(backup))
+      .catch((err: unknown) => {
+        this.opts.log.error("pairing failed", { backup: backup.metadata.name, error: (err as Error).message });
+      })
+      .finally(() => {
+        if (this.chains.get(uid) === next) this.chains.delete(uid);
+      });
+    this.chains.set(uid, next);
+  }
+
+  async reconcile(backup: VeleroBackup): Promise<void> {
+    const uid = backup.metadata.uid;
+    const record = await this.readRecord(uid);
+    const step = nextPairingStep(backup.status?.phase ?? "", record);
+    switch (step.do) {
+      case "nothing":
+        return;
+      case "record-pending":
+        return this.write(backup, { state: "Pending" });
+      case "mark-paired":
+        return this.write(backup, { ...record!, state: "Paired" });
+      case "mark-backup-failed":
+        return this.write(backup, { ...(record ?? {}), state: "BackupFailed", reason: `Velero's backup ended ${backup.status?.phase}` });
+      case "snapshot": {
+        await this.write(backup, { state: "Snapshotting" });
+        const result = await this.snapshotWithRetries(uid);
+        if ("error" in result) return this.write(backup, { state: "Failed", reason: result.error });
+        return this.write(backup, { state: step.thenPair ? "Paired" : "Snapshotting", snapshot: result.snapshot, snapshotTiming: step.timing });
+      }
+    }
+  }
+
+  private async snapshotWithRetries(uid: string): Promise<{ snapshot: NonNullable<PairRecord["snapshot"]> } | { error: string }> {
+    const { attempts, firstDelayMs } = this.opts.retry ?? { attempts: 5, firstDelayMs: 2000 };
+    await this.slot();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return { snapshot: await saveSnapshot(this.opts.etcd, this.opts.store, snapshotKey(uid), this.now) };
+        } catch (err) {
+          const recoverable = (err as { recoverable?: boolean }).recoverable === true;
+          const message = (err as Error).message;
+          if (!recoverable || attempt >= attempts) return { error: `etcd snapshot failed after ${attempt} attempt(s): ${message}` };
+          this.opts.log.warn("etcd snapshot failed; retrying", { attempt, error: message });
+          await this.sleep(firstDelayMs * 2 ** (attempt - 1));
+        }
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  private async slot(): Promise<void> {
+    if (this.running >= (this.opts.concurrency ?? 2)) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+  }
+
+  private release(): void {
+    this.running--;
+    this.waiting.shift()?.();
+  }
+
+  private async readRecord(uid: string): Promise<PairRecord | undefined> {
+    if (!(await this.opts.store.head(pairKey(uid)))) return undefined;
+    const chunks: Buffer[] = [];
+    for await (const c of await this.opts.store.get(pairKey(uid))) chunks.push(c as Buffer);
+    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as PairRecord;
+  }
+
+  private async write(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<void> {
+    const record: PairRecord = {
+      apiVersion: PAIR_RECORD_API_VERSION,
+      kind: "PairRecord",
+      backup: backupRef(backup),
+      clusterIdentity: await this.clusterIdentity(),
+      coordinatorVersion: this.opts.version,
+      ...fields,
+      updatedAt: this.now().toISOString(),
+    } as PairRecord;
+    if (fields.state !== "Failed" && fields.state !== "BackupFailed") delete record.reason;
+    await this.opts.store.put(pairKey(backup.metadata.uid), Readable.from([`${JSON.stringify(record, null, 2)}\n`]));
+    await this.mirror(backup, record);
+    this.opts.log.info("pair record", { backup: backup.metadata.name, state: record.state, ...(record.reason ? { reason: record.reason } : {}) });
+  }
+
+  /** The record's gist as annotations on the Backup, for `kubectl get backup -o yaml`. */
+  private async mirror(backup: VeleroBackup, record: PairRecord): Promise<void> {
+    const annotations: Record<string, string | null> = {
+      [ANNOTATIONS.state]: record.state,
+      [ANNOTATIONS.reason]: record.reason ?? null,
+      [ANNOTATIONS.record]: `${this.opts.store.url}/${pairKey(backup.metadata.uid)}`,
+      [ANNOTATIONS.revision]: record.snapshot?.revision ?? null,
+      [ANNOTATIONS.sha256]: record.snapshot?.snapshotSha256 ?? null,
+    };
+    try {
+      await this.opts.client.send("PATCH", `${this.backupsPath}/${encodeURIComponent(backup.metadata.name)}`, { metadata: { annotations } }, "application/merge-patch+json");
+    } catch (err) {
+      // The record in the store is what counts; a Backup deleted meanwhile simply has nothing to annotate.
+      this.opts.log.warn("could not annotate the Backup", { backup: backup.metadata.name, error: (err as Error).message });
+    }
+  }
+
+  private clusterIdentity(): Promise<string> {
+    this.identity ??= this.opts.client.get<{ metadata: { uid: string } }>("/api/v1/namespaces/kube-system").then((ns) => ns?.metadata.uid ?? "unknown");
+    return this.identity;
+  }
+}
+
+function backupRef(b: VeleroBackup): BackupRef {
+  return {
+    name: b.metadata.name,
+    namespace: b.metadata.namespace,
+    uid: b.metadata.uid,
+    phase: b.status?.phase ?? "",
+    ...(b.metadata.labels?.["velero.io/schedule-name"] ? { schedule: b.metadata.labels["velero.io/schedule-name"] } : {}),
+    ...(b.spec?.storageLocation ? { storageLocation: b.spec.storageLocation } : {}),
+    ...(b.status?.startTimestamp ? { startTimestamp: b.status.startTimestamp } : {}),
+    ...(b.status?.completionTimestamp ? { completionTimestamp: b.status.completionTimestamp } : {}),
+  };
+}

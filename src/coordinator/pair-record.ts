@@ -1,0 +1,43 @@
+// The pair record: one per Velero backup, stored beside its etcd snapshot so that the pair survives the loss
+// of the cluster. Versioned JSON; keys pairs/<backup uid>.json and snapshots/<backup uid>.db.gz.
+import type { SnapshotRecord } from "../etcd/snapshot.js";
+
+export const PAIR_RECORD_API_VERSION = "twinsnap.dev/v1alpha1";
+
+/**
+ * Pending       the backup exists but has not started
+ * Snapshotting  the backup runs; the snapshot is being taken, or is taken and waits for the backup to finish
+ * Paired        the backup finished (Completed or PartiallyFailed) and its snapshot is stored and verified
+ * Failed        no snapshot could be taken (reason says why); the backup itself may be fine
+ * BackupFailed  Velero's backup failed; the snapshot, if taken, is kept until retention removes it
+ */
+export type PairState = "Pending" | "Snapshotting" | "Paired" | "Failed" | "BackupFailed";
+
+export interface BackupRef {
+  name: string;
+  namespace: string;
+  uid: string;
+  schedule?: string;
+  storageLocation?: string;
+  phase: string;
+  startTimestamp?: string;
+  completionTimestamp?: string;
+}
+
+export interface PairRecord {
+  apiVersion: typeof PAIR_RECORD_API_VERSION;
+  kind: "PairRecord";
+  backup: BackupRef;
+  state: PairState;
+  reason?: string;
+  /** The kube-system namespace uid: tells the same cluster from a new one at restore time. */
+  clusterIdentity: string;
+  snapshot?: SnapshotRecord;
+  /** "during-backup", or "after-backup" when the coordinator only saw the backup once it had finished. */
+  snapshotTiming?: "during-backup" | "after-backup";
+  coordinatorVersion: string;
+  updatedAt: string;
+}
+
+export const pairKey = (backupUid: string) => `pairs/${backupUid}.json`;
+export const snapshotKey = (backupUid: string) => `snapshots/${backupUid}.db.gz`;

@@ -1,0 +1,124 @@
+// The coordinator on a real control plane: Velero's CRDs installed from Velero itself, Backup objects whose
+// phases the test moves as Velero would, and the cluster's own etcd snapshotted into a file store.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Coordinator } from "../../src/coordinator/coordinator.js";
+import type { PairRecord } from "../../src/coordinator/pair-record.js";
+import { connectEtcd } from "../../src/etcd/etcd-client.js";
+import { loadClusterConnection } from "../../src/kube/kubeconfig.js";
+import { rawClient } from "../../src/kube/raw-client.js";
+import { silentLogger } from "../../src/log/logger.js";
+import { FilesystemStore } from "../../src/store/filesystem-store.js";
+import { peer } from "../support/peers.js";
+import { testCluster, type TestCluster } from "../support/test-clusters.js";
+
+describe("the coordinator pairs Velero backups with etcd snapshots", function () {
+  this.timeout(300_000);
+  let cluster: TestCluster;
+  let storeDir: string;
+
+  const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const records = (): PairRecord[] =>
+    readdirSync(join(storeDir, "pairs"), { withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith(".json"))
+      .map((e) => JSON.parse(readFileSync(join(storeDir, "pairs", e.name), "utf8")) as PairRecord);
+  const recordOf = (name: string) => records().find((r) => r.backup.name === name);
+  const createBackup = async (name: string) => {
+    const file = join(storeDir, `${name}.json`);
+    writeFileSync(file, JSON.stringify({ apiVersion: "velero.io/v1", kind: "Backup", metadata: { name, namespace: "velero", labels: { "velero.io/schedule-name": "nightly" } }, spec: { storageLocation: "default", includedNamespaces: ["*"] } }));
+    await cluster.kubectl(["create", "-f", file]);
+  };
+  const setPhase = (name: string, phase: string) =>
+    // Velero's Backup CRD has no status subresource: Velero writes status with the object, and so does this test.
+    cluster.kubectl(["patch", "backups.velero.io", name, "-n", "velero", "--type=merge", "-p", JSON.stringify({ status: { phase } })]);
+
+  function startCoordinator() {
+    const abort = new AbortController();
+    const etcd = connectEtcd({ endpoints: [cluster.controlPlane!.etcdEndpoint] });
+    const running = loadClusterConnection({ env: {}, kubeconfigPath: cluster.kubeconfigPath }).then((conn) => {
+      const client = rawClient(conn);
+      const coordinator = new Coordinator({ client, store: new FilesystemStore(storeDir), etcd, veleroNamespace: "velero", log: silentLogger(), version: "test", retry: { attempts: 2, firstDelayMs: 10 } });
+      return coordinator.start(abort.signal).finally(() => (etcd.close(), client.close()));
+    });
+    return { stop: async () => (abort.abort(), running) };
+  }
+
+  before(async () => {
+    cluster = await testCluster("coordinator");
+    if (!cluster.controlPlane) throw new Error("the coordinator test needs the loopback control plane (it snapshots that cluster's etcd)");
+    storeDir = mkdtempSync(join(tmpdir(), "twinsnap-pairs-"));
+    const crds = execFileSync(peer("VELERO_BIN"), ["install", "--crds-only", "--dry-run", "-o", "yaml"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    writeFileSync(join(storeDir, "velero-crds.yaml"), crds);
+    await cluster.kubectl(["apply", "-f", join(storeDir, "velero-crds.yaml")]);
+    await cluster.kubectl(["wait", "--for=condition=Established", "crd/backups.velero.io"]);
+    await cluster.kubectl(["create", "namespace", "velero"]);
+  });
+
+  it("snapshots when the backup starts and pairs when Velero completes it; failed backups are marked", async () => {
+    const coordinator = startCoordinator();
+    try {
+      await createBackup("b1");
+      await until("b1 Pending", () => recordOf("b1")?.state === "Pending");
+      await setPhase("b1", "InProgress");
+      await until("b1 snapshot", () => recordOf("b1")?.snapshot !== undefined);
+      assert.equal(recordOf("b1")!.state, "Snapshotting");
+      await setPhase("b1", "Completed");
+      await until("b1 Paired", () => recordOf("b1")?.state === "Paired");
+      const r = recordOf("b1")!;
+      assert.equal(r.snapshotTiming, "during-backup");
+      assert.equal(r.backup.schedule, "nightly");
+      assert.match(r.clusterIdentity, /^[0-9a-f-]{36}$/);
+      assert.ok(Number(r.snapshot!.revision) > 0);
+      const annotations = JSON.parse(await cluster.kubectl(["get", "backups.velero.io", "b1", "-n", "velero", "-o", "jsonpath={.metadata.annotations}"]));
+      assert.equal(annotations["twinsnap.dev/pair-state"], "Paired");
+      assert.equal(annotations["twinsnap.dev/etcd-revision"], r.snapshot!.revision);
+
+      await createBackup("b2");
+      await setPhase("b2", "InProgress");
+      await setPhase("b2", "Failed");
+      await until("b2 BackupFailed", () => recordOf("b2")?.state === "BackupFailed");
+    } finally {
+      await coordinator.stop();
+    }
+  });
+
+  it("after a restart, pairs what finished while it was down, once", async () => {
+    await createBackup("b3");
+    await setPhase("b3", "InProgress");
+    await setPhase("b3", "Completed");
+    const coordinator = startCoordinator();
+    try {
+      await until("b3 Paired", () => recordOf("b3")?.state === "Paired");
+      assert.equal(recordOf("b3")!.snapshotTiming, "after-backup");
+    } finally {
+      await coordinator.stop();
+    }
+    const names = records().map((r) => r.backup.name).sort();
+    assert.deepEqual(names, ["b1", "b2", "b3"], "one record per backup, nothing duplicated");
+    assert.deepEqual(readdirSync(join(storeDir, "snapshots")).filter((f) => f.includes("partial")), []);
+  });
+
+  it("a burst of backups: every one gets exactly one Paired record", async () => {
+    const coordinator = startCoordinator();
+    try {
+      const burst = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
+      for (const name of burst) await createBackup(name);
+      await Promise.all(burst.map((n) => setPhase(n, "InProgress")));
+      await until("burst snapshots", () => burst.every((n) => recordOf(n)?.snapshot !== undefined), 180_000);
+      await Promise.all(burst.map((n) => setPhase(n, "Completed")));
+      await until("burst Paired", () => burst.every((n) => recordOf(n)?.state === "Paired"), 180_000);
+      assert.equal(records().filter((r) => r.backup.name.startsWith("burst-")).length, 30);
+    } finally {
+      await coordinator.stop();
+    }
+  });
+});
