@@ -2,7 +2,7 @@
 // phases the test moves as Velero would, and the cluster's own etcd snapshotted into a file store.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
@@ -28,7 +28,7 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     }
   };
   const records = (): PairRecord[] =>
-    readdirSync(join(storeDir, "pairs"), { withFileTypes: true })
+    (existsSync(join(storeDir, "pairs")) ? readdirSync(join(storeDir, "pairs"), { withFileTypes: true }) : [])
       .filter((e) => e.isFile() && e.name.endsWith(".json"))
       .map((e) => JSON.parse(readFileSync(join(storeDir, "pairs", e.name), "utf8")) as PairRecord);
   const recordOf = (name: string) => records().find((r) => r.backup.name === name);
