@@ -6,7 +6,7 @@ import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_
 import { RESTORE_ORDER, restoreOrderBackupAction, restoreOrderRestoreAction, type ClusterView } from "../actions/restore-order.js";
 import { clusterView } from "../kube/cluster-view.js";
 import { hasClusterAccess, loadClusterConnection } from "../kube/kubeconfig.js";
-import { rawClient } from "../kube/raw-client.js";
+import { rawClient, type RawClient } from "../kube/raw-client.js";
 import { pluginConfigMapReader } from "../kube/plugin-config-map.js";
 import { createLogger, parseLogLevel, type Logger } from "../log/logger.js";
 import { configFileReader } from "../velero-plugin/config-file-reader.js";
@@ -38,19 +38,31 @@ function veleroNamespace(env: Env): string {
   }
 }
 
-function configReader(env: Env, log: Logger) {
+/**
+ * One apiserver client for the whole plugin process, made on first use (many plugin processes never need it);
+ * a failed attempt (credentials not mounted yet, say) is tried again next time.
+ */
+function lazyClient(env: Env): () => Promise<RawClient> {
+  let client: Promise<RawClient> | undefined;
+  return () => {
+    client ??= loadClusterConnection({ env }).then((c) => rawClient(c));
+    client.catch(() => (client = undefined));
+    return client;
+  };
+}
+
+function configReader(env: Env, client: () => Promise<RawClient>, log: Logger) {
   if (env.TWINSNAP_PLUGIN_CONFIG_FILE) return configFileReader(env.TWINSNAP_PLUGIN_CONFIG_FILE);
   if (!hasClusterAccess({ env })) {
     log.debug("no cluster credentials: built-in stripping rules only");
     return undefined;
   }
-  return pluginConfigMapReader({ client: () => loadClusterConnection({ env }).then(rawClient), namespace: veleroNamespace(env), pluginNames: [STRIP_RUNTIME_FIELDS, RESTORE_ORDER] });
+  return pluginConfigMapReader({ client, namespace: veleroNamespace(env), pluginNames: [STRIP_RUNTIME_FIELDS, RESTORE_ORDER] });
 }
 
-/** The cluster, connected on first use: most items never need it, and the client library is large. */
-function lazyClusterView(env: Env): ClusterView {
-  let view: Promise<ClusterView> | undefined;
-  const get = () => (view ??= loadClusterConnection({ env }).then((kc) => clusterView(rawClient(kc))));
+function lazyClusterView(client: () => Promise<RawClient>): ClusterView {
+  let view: ClusterView | undefined;
+  const get = async () => (view ??= clusterView(await client()));
   return {
     resourceFor: async (group, kind) => (await get()).resourceFor(group, kind),
     exists: async (id) => (await get()).exists(id),
@@ -60,7 +72,8 @@ function lazyClusterView(env: Env): ClusterView {
 
 export function buildRegistry(env: Env, log: Logger): ActionRegistry {
   const ttlSeconds = Number(env.TWINSNAP_PLUGIN_CONFIG_TTL_SECONDS ?? "10");
-  const rules = cachedRules({ reader: configReader(env, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
+  const client = lazyClient(env);
+  const rules = cachedRules({ reader: configReader(env, client, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
   const stripPolicy = async () => (await rules()).strip;
   const registry = new ActionRegistry()
     .register(stripRuntimeFieldsBackupAction(stripPolicy, log))
@@ -68,7 +81,7 @@ export function buildRegistry(env: Env, log: Logger): ActionRegistry {
   // Restore order reads the cluster (discovery at backup, readiness at restore). Velero always gives its
   // plugins in-cluster access; without any credentials the actions are not offered rather than failing items.
   if (hasClusterAccess({ env })) {
-    const cluster = lazyClusterView(env);
+    const cluster = lazyClusterView(client);
     const dependencyRules = async () => (await rules()).dependencies;
     registry.register(restoreOrderBackupAction(cluster, log, dependencyRules)).register(restoreOrderRestoreAction(cluster, log));
   } else {
