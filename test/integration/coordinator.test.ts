@@ -41,9 +41,9 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     // Velero's Backup CRD has no status subresource: Velero writes status with the object, and so does this test.
     cluster.kubectl(["patch", "backups.velero.io", name, "-n", "velero", "--type=merge", "-p", JSON.stringify({ status: { phase } })]);
 
-  function startCoordinator() {
+  function startCoordinator(etcdEndpoint = cluster.controlPlane!.etcdEndpoint) {
     const abort = new AbortController();
-    const etcd = connectEtcd({ endpoints: [cluster.controlPlane!.etcdEndpoint] });
+    const etcd = connectEtcd({ endpoints: [etcdEndpoint], dialTimeoutMs: 1000 });
     const running = loadClusterConnection({ env: {}, kubeconfigPath: cluster.kubeconfigPath }).then((conn) => {
       const client = rawClient(conn);
       const coordinator = new Coordinator({ client, store: new FilesystemStore(storeDir), etcd, veleroNamespace: "velero", log: silentLogger(), version: "test", retry: { attempts: 2, firstDelayMs: 10 } });
@@ -105,6 +105,22 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     const names = records().map((r) => r.backup.name).sort();
     assert.deepEqual(names, ["b1", "b2", "b3"], "one record per backup, nothing duplicated");
     assert.deepEqual(readdirSync(join(storeDir, "snapshots")).filter((f) => f.includes("partial")), []);
+  });
+
+  it("etcd unreachable: after its retries the pair is Failed with the reason, and the backup is left alone", async () => {
+    const coordinator = startCoordinator("http://127.0.0.1:1");
+    try {
+      await createBackup("no-etcd");
+      await setPhase("no-etcd", "InProgress");
+      await until("no-etcd Failed", () => recordOf("no-etcd")?.state === "Failed");
+      assert.match(recordOf("no-etcd")!.reason!, /after 2 attempt\(s\).*etcd is not reachable/);
+      assert.equal(recordOf("no-etcd")!.snapshot, undefined);
+      const annotations = JSON.parse(await cluster.kubectl(["get", "backups.velero.io", "no-etcd", "-n", "velero", "-o", "jsonpath={.metadata.annotations}"]));
+      assert.equal(annotations["twinsnap.dev/pair-state"], "Failed");
+      assert.match(annotations["twinsnap.dev/pair-reason"], /not reachable/);
+    } finally {
+      await coordinator.stop();
+    }
   });
 
   it("a burst of backups: every one gets exactly one Paired record", async () => {
