@@ -40,6 +40,10 @@ export interface CoordinatorOptions {
   retry?: { attempts: number; firstDelayMs: number };
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
+  /** How long a pair outlives its deleted backup before retention removes it (default 1 hour). */
+  retentionGraceMs?: number;
+  /** How often retention runs besides each re-list (default 5 minutes). */
+  gcIntervalMs?: number;
 }
 
 export const ANNOTATIONS = {
@@ -70,6 +74,10 @@ export class Coordinator {
   /** Runs until the signal aborts: list, reconcile everything, watch; again after any break. */
   async start(signal: AbortSignal): Promise<void> {
     let delay = 1000;
+    const gc = setInterval(() => {
+      this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
+    }, this.opts.gcIntervalMs ?? 300_000);
+    signal.addEventListener("abort", () => clearInterval(gc), { once: true });
     while (!signal.aborted) {
       try {
         const rv = await this.reconcileAll();
@@ -87,10 +95,41 @@ export class Coordinator {
 
   /** Lists the Backups and reconciles each; returns the list's resourceVersion to watch from. */
   async reconcileAll(): Promise<string> {
+    const list = await this.listBackups();
+    for (const b of list.items) this.enqueue(b);
+    await this.collectGarbage(list.items);
+    return list.metadata.resourceVersion;
+  }
+
+  private async listBackups(): Promise<BackupList> {
     const list = await this.opts.client.get<BackupList>(this.backupsPath);
     if (!list) throw new Error(`Velero's Backup resource is not served (are Velero's CRDs installed?)`);
-    for (const b of list.items) this.enqueue(b);
-    return list.metadata.resourceVersion;
+    return list;
+  }
+
+  /**
+   * Retention: when Velero deletes a backup, its pair (record and snapshot) goes too, a grace period later.
+   * Only this cluster's pairs, and only when no Backup of that name exists: after a cluster is lost, Velero's
+   * sync recreates Backups with new uids, and the old pairs are exactly what the new cluster needs.
+   */
+  async collectGarbage(backups?: VeleroBackup[]): Promise<void> {
+    const live = new Set((backups ?? (await this.listBackups()).items).map((b) => b.metadata.name));
+    const identity = await this.clusterIdentity();
+    const grace = this.opts.retentionGraceMs ?? 3_600_000;
+    for (const key of await this.opts.store.list("pairs")) {
+      const uid = key.slice("pairs/".length, -".json".length);
+      if (this.chains.has(uid)) continue; // being reconciled right now
+      const record = await this.readRecord(uid);
+      if (!record || record.clusterIdentity !== identity || live.has(record.backup.name)) continue;
+      if (!record.orphanedSince) {
+        await this.opts.store.put(pairKey(uid), Readable.from([`${JSON.stringify({ ...record, orphanedSince: this.now().toISOString() }, null, 2)}\n`]));
+        this.opts.log.info("backup deleted; its pair will be removed after the grace period", { backup: record.backup.name, graceSeconds: grace / 1000 });
+      } else if (this.now().getTime() - Date.parse(record.orphanedSince) >= grace) {
+        await this.opts.store.delete(snapshotKey(uid));
+        await this.opts.store.delete(pairKey(uid));
+        this.opts.log.info("removed the pair of a deleted backup", { backup: record.backup.name });
+      }
+    }
   }
 
   /** Resolves once every queued reconcile has finished. */
@@ -108,6 +147,7 @@ export class Coordinator {
       }
       if (event.object.metadata.resourceVersion) rv = event.object.metadata.resourceVersion;
       if (event.type === "ADDED" || event.type === "MODIFIED") this.enqueue(event.object);
+      if (event.type === "DELETED") void this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
     }
   }
 

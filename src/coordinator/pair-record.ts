@@ -37,6 +37,8 @@ export interface PairRecord {
   snapshotTiming?: "during-backup" | "after-backup";
   coordinatorVersion: string;
   updatedAt: string;
+  /** When the coordinator first found the backup gone from the cluster; retention removes the pair a grace period later. */
+  orphanedSince?: string;
 }
 
 export const pairKey = (backupUid: string) => `pairs/${backupUid}.json`;

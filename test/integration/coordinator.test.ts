@@ -41,12 +41,12 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     // Velero's Backup CRD has no status subresource: Velero writes status with the object, and so does this test.
     cluster.kubectl(["patch", "backups.velero.io", name, "-n", "velero", "--type=merge", "-p", JSON.stringify({ status: { phase } })]);
 
-  function startCoordinator(etcdEndpoint = cluster.controlPlane!.etcdEndpoint) {
+  function startCoordinator(etcdEndpoint = cluster.controlPlane!.etcdEndpoint, extra: { retentionGraceMs?: number; gcIntervalMs?: number } = {}) {
     const abort = new AbortController();
     const etcd = connectEtcd({ endpoints: [etcdEndpoint], dialTimeoutMs: 1000 });
     const running = loadClusterConnection({ env: {}, kubeconfigPath: cluster.kubeconfigPath }).then((conn) => {
       const client = rawClient(conn);
-      const coordinator = new Coordinator({ client, store: new FilesystemStore(storeDir), etcd, veleroNamespace: "velero", log: silentLogger(), version: "test", retry: { attempts: 2, firstDelayMs: 10 } });
+      const coordinator = new Coordinator({ client, store: new FilesystemStore(storeDir), etcd, veleroNamespace: "velero", log: silentLogger(), version: "test", retry: { attempts: 2, firstDelayMs: 10 }, ...extra });
       return coordinator.start(abort.signal).finally(() => (etcd.close(), client.close()));
     });
     return { stop: async () => (abort.abort(), running) };
@@ -118,6 +118,22 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
       const annotations = JSON.parse(await cluster.kubectl(["get", "backups.velero.io", "no-etcd", "-n", "velero", "-o", "jsonpath={.metadata.annotations}"]));
       assert.equal(annotations["twinsnap.dev/pair-state"], "Failed");
       assert.match(annotations["twinsnap.dev/pair-reason"], /not reachable/);
+    } finally {
+      await coordinator.stop();
+    }
+  });
+
+  it("velero backup delete: the pair goes too after the grace period; another cluster's pairs never do", async () => {
+    const foreign = { ...recordOf("b1")!, backup: { ...recordOf("b1")!.backup, name: "from-another-cluster", uid: "00000000-0000-0000-0000-000000000001" }, clusterIdentity: "another-cluster" };
+    writeFileSync(join(storeDir, "pairs", `${foreign.backup.uid}.json`), JSON.stringify(foreign));
+    const b2 = recordOf("b2")!;
+    const coordinator = startCoordinator(undefined, { retentionGraceMs: 0, gcIntervalMs: 100 });
+    try {
+      await cluster.kubectl(["delete", "backups.velero.io", "b2", "-n", "velero"]);
+      await until("b2's pair removed", () => !existsSync(join(storeDir, "pairs", `${b2.backup.uid}.json`)));
+      assert.ok(!existsSync(join(storeDir, "snapshots", `${b2.backup.uid}.db.gz`)));
+      assert.ok(recordOf("b1"), "pairs of existing backups stay");
+      assert.ok(recordOf("from-another-cluster"), "a pair made by another cluster is not this coordinator's to remove");
     } finally {
       await coordinator.stop();
     }
