@@ -1,5 +1,6 @@
 // `twinsnap coordinator`: the composition root of the coordinator service. Runs until SIGTERM or SIGINT.
 import { Coordinator } from "../coordinator/coordinator.js";
+import { CoordinatorMetrics, serveMetrics } from "../coordinator/metrics.js";
 import { connectEtcd, type EtcdConnectionOptions } from "../etcd/etcd-client.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
@@ -14,6 +15,8 @@ export interface CoordinatorCommandOptions {
   store: string;
   concurrency: number;
   logLevel?: string;
+  /** host:port for /metrics, /healthz and /readyz (":8080" listens on every address). */
+  metricsAddress: string;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -23,7 +26,10 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const client = rawClient(connection);
   const etcd = connectEtcd(opts.etcd);
   const store = openStore(opts.store);
-  const coordinator = new Coordinator({ client, store, etcd, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency });
+  const metrics = new CoordinatorMetrics();
+  const [host, port] = splitAddress(opts.metricsAddress);
+  const http = await serveMetrics(metrics, { host, port });
+  const coordinator = new Coordinator({ client, store, etcd, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, metrics });
   const abort = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => abort.abort());
   log.info("coordinator started", { cluster: connection.source, veleroNamespace: opts.veleroNamespace, store: store.url, etcd: opts.etcd.endpoints.join(",") });
@@ -32,7 +38,15 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   } finally {
     etcd.close();
     client.close();
+    http.close();
   }
   log.info("coordinator stopped");
   return 0;
+}
+
+function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  const port = Number.parseInt(address.slice(i + 1), 10);
+  if (i < 0 || !Number.isInteger(port)) throw new Error(`--metrics-address must be host:port or :port, not "${address}"`);
+  return [address.slice(0, i) || "0.0.0.0", port];
 }

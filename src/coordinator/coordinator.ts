@@ -10,6 +10,7 @@ import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairRecord, type PairState } from "./pair-record.js";
 import { nextPairingStep } from "./pairing.js";
+import type { CoordinatorMetrics } from "./metrics.js";
 
 export interface VeleroBackup {
   metadata: { name: string; namespace: string; uid: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -44,6 +45,7 @@ export interface CoordinatorOptions {
   retentionGraceMs?: number;
   /** How often retention runs besides each re-list (default 5 minutes). */
   gcIntervalMs?: number;
+  metrics?: CoordinatorMetrics;
 }
 
 export const ANNOTATIONS = {
@@ -81,10 +83,12 @@ export class Coordinator {
     while (!signal.aborted) {
       try {
         const rv = await this.reconcileAll();
+        if (this.opts.metrics) this.opts.metrics.ready = true;
         delay = 1000;
         await this.watchFrom(rv, signal);
       } catch (err) {
         if (signal.aborted) break;
+        if (this.opts.metrics) this.opts.metrics.ready = false;
         this.opts.log.warn("backup watch interrupted; listing again", { error: (err as Error).message, retryInMs: delay });
         await this.sleep(delay);
         delay = Math.min(delay * 2, 30_000);
@@ -127,6 +131,7 @@ export class Coordinator {
       } else if (this.now().getTime() - Date.parse(record.orphanedSince) >= grace) {
         await this.opts.store.delete(snapshotKey(uid));
         await this.opts.store.delete(pairKey(uid));
+        this.opts.metrics?.recordRemoved(uid);
         this.opts.log.info("removed the pair of a deleted backup", { backup: record.backup.name });
       }
     }
@@ -194,7 +199,11 @@ export class Coordinator {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          return { snapshot: await saveSnapshot(this.opts.etcd, this.opts.store, snapshotKey(uid), this.now) };
+          const started = this.now().getTime();
+          const snapshot = await saveSnapshot(this.opts.etcd, this.opts.store, snapshotKey(uid), this.now);
+          const finished = this.now();
+          this.opts.metrics?.snapshotTaken((finished.getTime() - started) / 1000, snapshot.storedBytes, finished);
+          return { snapshot };
         } catch (err) {
           const recoverable = (err as { recoverable?: boolean }).recoverable === true;
           const message = (err as Error).message;
@@ -237,6 +246,7 @@ export class Coordinator {
     } as PairRecord;
     if (fields.state !== "Failed" && fields.state !== "BackupFailed") delete record.reason;
     await this.opts.store.put(pairKey(backup.metadata.uid), Readable.from([`${JSON.stringify(record, null, 2)}\n`]));
+    this.opts.metrics?.recordWritten(record);
     await this.mirror(backup, record);
     this.opts.log.info("pair record", { backup: backup.metadata.name, state: record.state, ...(record.reason ? { reason: record.reason } : {}) });
   }

@@ -13,6 +13,9 @@ import { rawClient } from "../../src/kube/raw-client.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 import { peer } from "../support/peers.js";
+import { freePort } from "../support/control-plane.js";
+import { REPO_ROOT } from "../support/fixtures.js";
+import { spawn } from "node:child_process";
 import { testCluster, type TestCluster } from "../support/test-clusters.js";
 
 describe("the coordinator pairs Velero backups with etcd snapshots", function () {
@@ -137,6 +140,41 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     } finally {
       await coordinator.stop();
     }
+  });
+
+  it("runs as `twinsnap coordinator`, with /readyz and Prometheus metrics, and stops on SIGTERM", async () => {
+    const port = await freePort();
+    const child = spawn(join(REPO_ROOT, "bin", "twinsnap.js"), [
+      "coordinator",
+      "--kubeconfig", cluster.kubeconfigPath,
+      "--etcd-endpoints", cluster.controlPlane!.etcdEndpoint,
+      "--store", `file://${storeDir}`,
+      "--metrics-address", `127.0.0.1:${port}`,
+    ], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    const exited = new Promise<number | null>((r) => child.once("exit", r));
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined);
+      return res ? { status: res.status, text: await res.text() } : { status: 0, text: "" };
+    };
+    try {
+      await until("ready", async () => (await get("/readyz")).status === 200);
+      assert.equal((await get("/healthz")).status, 200);
+      await createBackup("via-cli");
+      await setPhase("via-cli", "InProgress");
+      await until("via-cli snapshot", () => recordOf("via-cli")?.snapshot !== undefined);
+      await setPhase("via-cli", "Completed");
+      await until("via-cli Paired", () => recordOf("via-cli")?.state === "Paired");
+      const metrics = (await get("/metrics")).text;
+      assert.match(metrics, /^twinsnap_pairs\{state="Paired"\} [1-9]\d*$/m);
+      assert.match(metrics, /^twinsnap_snapshot_duration_seconds_count [1-9]\d*$/m);
+      assert.match(metrics, /^twinsnap_last_success_timestamp_seconds [1-9]/m);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0, output);
   });
 
   it("a burst of backups: every one gets exactly one Paired record", async () => {

@@ -1,0 +1,80 @@
+// The coordinator's Prometheus metrics and health, in the text exposition format, without a client library:
+// a handful of series, rendered on request.
+import http from "node:http";
+import type { PairRecord, PairState } from "./pair-record.js";
+
+const STATES: readonly PairState[] = ["Pending", "Snapshotting", "Paired", "Failed", "BackupFailed"];
+
+export class CoordinatorMetrics {
+  private readonly states = new Map<string, PairState>();
+  private snapshotSecondsSum = 0;
+  private snapshots = 0;
+  private snapshotBytesTotal = 0;
+  private lastSnapshotBytes = 0;
+  private lastSuccessSeconds = 0;
+  private failures = 0;
+  /** Set once the coordinator has listed Velero's Backups; cleared when it cannot. */
+  ready = false;
+
+  recordWritten(record: PairRecord): void {
+    this.states.set(record.backup.uid, record.state);
+    if (record.state === "Failed") this.failures++;
+  }
+
+  recordRemoved(uid: string): void {
+    this.states.delete(uid);
+  }
+
+  snapshotTaken(seconds: number, storedBytes: number, at: Date): void {
+    this.snapshots++;
+    this.snapshotSecondsSum += seconds;
+    this.snapshotBytesTotal += storedBytes;
+    this.lastSnapshotBytes = storedBytes;
+    this.lastSuccessSeconds = at.getTime() / 1000;
+  }
+
+  render(): string {
+    const counts = new Map<PairState, number>(STATES.map((s) => [s, 0]));
+    for (const s of this.states.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
+    const lines = [
+      "# HELP twinsnap_pairs Pair records known to this coordinator, by state.",
+      "# TYPE twinsnap_pairs gauge",
+      ...STATES.map((s) => `twinsnap_pairs{state="${s}"} ${counts.get(s)}`),
+      "# HELP twinsnap_snapshot_duration_seconds Time to stream, store and verify an etcd snapshot.",
+      "# TYPE twinsnap_snapshot_duration_seconds summary",
+      `twinsnap_snapshot_duration_seconds_sum ${this.snapshotSecondsSum}`,
+      `twinsnap_snapshot_duration_seconds_count ${this.snapshots}`,
+      "# HELP twinsnap_snapshot_bytes_total Bytes of snapshots stored (compressed).",
+      "# TYPE twinsnap_snapshot_bytes_total counter",
+      `twinsnap_snapshot_bytes_total ${this.snapshotBytesTotal}`,
+      "# HELP twinsnap_last_snapshot_bytes Size of the last stored snapshot (compressed).",
+      "# TYPE twinsnap_last_snapshot_bytes gauge",
+      `twinsnap_last_snapshot_bytes ${this.lastSnapshotBytes}`,
+      "# HELP twinsnap_last_success_timestamp_seconds When the last snapshot was stored and verified.",
+      "# TYPE twinsnap_last_success_timestamp_seconds gauge",
+      `twinsnap_last_success_timestamp_seconds ${this.lastSuccessSeconds}`,
+      "# HELP twinsnap_snapshot_failures_total Pairs that ended Failed (no snapshot after retries).",
+      "# TYPE twinsnap_snapshot_failures_total counter",
+      `twinsnap_snapshot_failures_total ${this.failures}`,
+    ];
+    return `${lines.join("\n")}\n`;
+  }
+}
+
+/** /metrics, /healthz (the process serves) and /readyz (it has listed Velero's Backups). */
+export function serveMetrics(metrics: CoordinatorMetrics, address: { host: string; port: number }): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/metrics") {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metrics.render());
+    } else if (path === "/healthz") {
+      res.writeHead(200).end("ok\n");
+    } else if (path === "/readyz") {
+      res.writeHead(metrics.ready ? 200 : 503).end(metrics.ready ? "ok\n" : "not ready: Velero's Backups not listed yet\n");
+    } else res.writeHead(404).end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host, () => resolve(server));
+  });
+}
