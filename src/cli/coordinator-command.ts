@@ -1,6 +1,8 @@
 // `twinsnap coordinator`: the composition root of the coordinator service. Runs until SIGTERM or SIGINT.
 import { Coordinator } from "../coordinator/coordinator.js";
 import { CoordinatorMetrics, serveMetrics } from "../coordinator/metrics.js";
+import { LeaderElector } from "../coordinator/leader-election.js";
+import { hostname } from "node:os";
 import { connectEtcd, type EtcdConnectionOptions } from "../etcd/etcd-client.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
@@ -17,6 +19,8 @@ export interface CoordinatorCommandOptions {
   logLevel?: string;
   /** host:port for /metrics, /healthz and /readyz (":8080" listens on every address). */
   metricsAddress: string;
+  /** Take a Lease in Velero's namespace first, so replicas never pair at once (default on). */
+  leaderElect: boolean;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -34,7 +38,14 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => abort.abort());
   log.info("coordinator started", { cluster: connection.source, veleroNamespace: opts.veleroNamespace, store: store.url, etcd: opts.etcd.endpoints.join(",") });
   try {
-    await coordinator.start(abort.signal);
+    if (opts.leaderElect) {
+      const elector = new LeaderElector({ client, namespace: opts.veleroNamespace, name: "twinsnap-coordinator", identity: `${hostname()}_${process.pid}`, log });
+      // A standby replica is healthy and ready: it is there to take over.
+      metrics.ready = true;
+      await elector.run(abort.signal, (leading) => coordinator.start(leading));
+    } else {
+      await coordinator.start(abort.signal);
+    }
   } finally {
     etcd.close();
     client.close();

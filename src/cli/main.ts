@@ -29,7 +29,7 @@ Usage:
                        stream a verified etcd snapshot into a store (default ${DEFAULT_STORE_URL})
   twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
                  [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
-                 [--metrics-address :8080]
+                 [--metrics-address :8080] [--no-leader-elect]
                        pair every Velero backup with a verified etcd snapshot (runs until stopped)
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
@@ -165,6 +165,8 @@ async function runCli(argv: string[]): Promise<number> {
           concurrency: { type: "string", default: "2" },
           "log-level": { type: "string" },
           "metrics-address": { type: "string", default: ":8080" },
+          "leader-elect": { type: "boolean", default: true },
+          "no-leader-elect": { type: "boolean", default: false },
         },
       });
       if (!values["etcd-endpoints"]) throw new UsageError("coordinator needs --etcd-endpoints");
@@ -173,6 +175,7 @@ async function runCli(argv: string[]): Promise<number> {
         store: values.store!,
         concurrency: Math.max(1, Number.parseInt(values.concurrency!, 10) || 2),
         metricsAddress: values["metrics-address"]!,
+        leaderElect: values["leader-elect"]! && !values["no-leader-elect"],
         env: process.env,
         etcd: {
           endpoints: values["etcd-endpoints"].split(",").map((e) => e.trim()).filter(Boolean),

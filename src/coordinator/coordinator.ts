@@ -88,7 +88,6 @@ export class Coordinator {
         await this.watchFrom(rv, signal);
       } catch (err) {
         if (signal.aborted) break;
-        if (this.opts.metrics) this.opts.metrics.ready = false;
         this.opts.log.warn("backup watch interrupted; listing again", { error: (err as Error).message, retryInMs: delay });
         await this.sleep(delay);
         delay = Math.min(delay * 2, 30_000);
