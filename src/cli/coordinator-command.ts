@@ -28,15 +28,17 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const log = createLogger({ level: parseLogLevel(opts.logLevel), format: "text" });
   const connection = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
   const client = rawClient(connection);
-  const etcd = connectEtcd(opts.etcd);
+  // --etcd-endpoints none: a managed control plane; pairs say so instead of failing.
+  const etcd = opts.etcd.endpoints.length === 1 && opts.etcd.endpoints[0] === "none" ? undefined : connectEtcd(opts.etcd);
   const store = openStore(opts.store);
   const metrics = new CoordinatorMetrics();
   const [host, port] = splitAddress(opts.metricsAddress);
   const http = await serveMetrics(metrics, { host, port });
-  const coordinator = new Coordinator({ client, store, etcd, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, metrics });
+  const etcdSource = etcd ?? { unavailable: "etcd is not reachable from this cluster (managed control plane; --etcd-endpoints none)" };
+  const coordinator = new Coordinator({ client, store, etcd: etcdSource, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, metrics });
   const abort = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => abort.abort());
-  log.info("coordinator started", { cluster: connection.source, veleroNamespace: opts.veleroNamespace, store: store.url, etcd: opts.etcd.endpoints.join(",") });
+  log.info("coordinator started", { cluster: connection.source, veleroNamespace: opts.veleroNamespace, store: store.url, etcd: etcd ? opts.etcd.endpoints.join(",") : "none" });
   try {
     if (opts.leaderElect) {
       const elector = new LeaderElector({ client, namespace: opts.veleroNamespace, name: "twinsnap-coordinator", identity: `${hostname()}_${process.pid}`, log });
@@ -47,7 +49,7 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
       await coordinator.start(abort.signal);
     }
   } finally {
-    etcd.close();
+    etcd?.close();
     client.close();
     http.close();
   }

@@ -31,7 +31,8 @@ interface WatchEvent {
 export interface CoordinatorOptions {
   client: RawClient;
   store: ObjectStore;
-  etcd: EtcdMaintenance;
+  /** The etcd to snapshot, or why there is none (a managed control plane): then pairs record that instead. */
+  etcd: EtcdMaintenance | { unavailable: string };
   veleroNamespace: string;
   log: Logger;
   version: string;
@@ -184,6 +185,10 @@ export class Coordinator {
       case "mark-backup-failed":
         return this.write(backup, { ...(record ?? {}), state: "BackupFailed", reason: `Velero's backup ended ${backup.status?.phase}` });
       case "snapshot": {
+        if ("unavailable" in this.opts.etcd) {
+          const etcd = { available: false as const, reason: this.opts.etcd.unavailable };
+          return this.write(backup, { state: step.thenPair ? "Paired" : "Snapshotting", etcd });
+        }
         await this.write(backup, { state: "Snapshotting" });
         const result = await this.snapshotWithRetries(uid);
         if ("error" in result) return this.write(backup, { state: "Failed", reason: result.error });
@@ -199,7 +204,7 @@ export class Coordinator {
       for (let attempt = 1; ; attempt++) {
         try {
           const started = this.now().getTime();
-          const snapshot = await saveSnapshot(this.opts.etcd, this.opts.store, snapshotKey(uid), this.now);
+          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, snapshotKey(uid), this.now);
           const finished = this.now();
           this.opts.metrics?.snapshotTaken((finished.getTime() - started) / 1000, snapshot.storedBytes, finished);
           return { snapshot };
@@ -256,7 +261,7 @@ export class Coordinator {
       [ANNOTATIONS.state]: record.state,
       [ANNOTATIONS.reason]: record.reason ?? null,
       [ANNOTATIONS.record]: `${this.opts.store.url}/${pairKey(backup.metadata.uid)}`,
-      [ANNOTATIONS.revision]: record.snapshot?.revision ?? null,
+      [ANNOTATIONS.revision]: record.snapshot?.revision ?? (record.etcd ? "unavailable" : null),
       [ANNOTATIONS.sha256]: record.snapshot?.snapshotSha256 ?? null,
     };
     try {

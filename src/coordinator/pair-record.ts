@@ -33,6 +33,11 @@ export interface PairRecord {
   /** The kube-system namespace uid: tells the same cluster from a new one at restore time. */
   clusterIdentity: string;
   snapshot?: SnapshotRecord;
+  /**
+   * Set on clusters whose etcd the coordinator cannot reach by design (managed control planes): the pair
+   * holds the Velero backup and says why there is no snapshot, instead of failing.
+   */
+  etcd?: { available: false; reason: string };
   /** "during-backup", or "after-backup" when the coordinator only saw the backup once it had finished. */
   snapshotTiming?: "during-backup" | "after-backup";
   coordinatorVersion: string;

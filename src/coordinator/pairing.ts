@@ -19,7 +19,7 @@ const FAILED = new Set(["Failed", "FailedValidation"]);
 export function nextPairingStep(phase: string, record: PairRecord | undefined): PairingStep {
   const state = record?.state;
   if (state === "Paired" || state === "BackupFailed" || state === "Failed") return { do: "nothing" };
-  const hasSnapshot = record?.snapshot !== undefined;
+  const hasSnapshot = record?.snapshot !== undefined || record?.etcd !== undefined;
   if (NOT_STARTED.has(phase)) return record ? { do: "nothing" } : { do: "record-pending" };
   // A snapshot describes the same moment as the backup only if it is taken while the backup runs.
   if (RUNNING.has(phase)) return hasSnapshot ? { do: "nothing" } : { do: "snapshot", timing: "during-backup", thenPair: false };

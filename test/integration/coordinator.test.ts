@@ -177,6 +177,25 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     assert.equal(await exited, 0, output);
   });
 
+  it("a managed control plane without etcd access: pairs record why there is no snapshot, and still pair", async () => {
+    const abort = new AbortController();
+    const client = rawClient(await loadClusterConnection({ env: {}, kubeconfigPath: cluster.kubeconfigPath }));
+    const coordinator = new Coordinator({ client, store: new FilesystemStore(storeDir), etcd: { unavailable: "EKS: etcd is managed by AWS" }, veleroNamespace: "velero", log: silentLogger(), version: "test" });
+    const running = coordinator.start(abort.signal);
+    try {
+      await createBackup("managed");
+      await setPhase("managed", "InProgress");
+      await setPhase("managed", "Completed");
+      await until("managed Paired", () => recordOf("managed")?.state === "Paired");
+      assert.deepEqual(recordOf("managed")!.etcd, { available: false, reason: "EKS: etcd is managed by AWS" });
+      assert.equal(recordOf("managed")!.snapshot, undefined);
+    } finally {
+      abort.abort();
+      await running;
+      client.close();
+    }
+  });
+
   it("a burst of backups: every one gets exactly one Paired record", async () => {
     const coordinator = startCoordinator();
     try {

@@ -22,6 +22,7 @@ describe("pairing decisions", () => {
     ["FailedValidation", undefined, "mark-backup-failed"],
     ["Completed", record("Failed"), "nothing"],
     ["Deleting", record("Paired", true), "nothing"],
+    ["Completed", { state: "Snapshotting", etcd: { available: false, reason: "managed" } } as PairRecord, "mark-paired"],
   ];
   for (const [phase, rec, expected] of cases) {
     it(`${phase} with ${rec ? `a ${rec.state} record${rec.snapshot ? " and a snapshot" : ""}` : "no record"}: ${expected}`, () => {
