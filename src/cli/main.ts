@@ -9,6 +9,7 @@ import { exportFromBackup, exportFromCluster } from "./export-command.js";
 import { applyCommand } from "./apply-command.js";
 import { etcdSnapshotCommand } from "./etcd-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
+import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
@@ -31,6 +32,10 @@ Usage:
                  [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
                  [--metrics-address :8080] [--no-leader-elect]
                        pair every Velero backup with a verified etcd snapshot (runs until stopped)
+  twinsnap pairs list [--store URL] [-o table|json|yaml]
+  twinsnap pairs show BACKUP [--store URL] [-o yaml|json]
+  twinsnap pairs verify [BACKUP...] [--store URL] [--etcdutl PATH] [--kubeconfig FILE] [--velero-namespace velero]
+                       the backup/snapshot pairs in a store; verify re-reads every snapshot
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
@@ -186,6 +191,41 @@ async function runCli(argv: string[]): Promise<number> {
         ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
         ...(values["log-level"] ? { logLevel: values["log-level"] } : {}),
       });
+    }
+    case "pairs": {
+      const [sub, ...pairArgs] = rest;
+      const { values, positionals } = parseArgs({
+        args: pairArgs,
+        allowPositionals: true,
+        options: {
+          store: { type: "string", default: DEFAULT_STORE_URL },
+          output: { type: "string", short: "o" },
+          etcdutl: { type: "string" },
+          kubeconfig: { type: "string" },
+          "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
+        },
+      });
+      const output = (values.output ?? (sub === "show" ? "yaml" : "table")) as OutputFormat;
+      if (!["table", "json", "yaml"].includes(output)) throw new UsageError("-o must be table, json or yaml");
+      if (sub === "list") return pairsListCommand({ store: values.store!, output }, { out, err });
+      if (sub === "show") {
+        if (positionals.length !== 1) throw new UsageError("pairs show needs one backup name or uid");
+        return pairsShowCommand({ store: values.store!, backup: positionals[0]!, output }, { out, err });
+      }
+      if (sub === "verify") {
+        return pairsVerifyCommand(
+          {
+            store: values.store!,
+            backups: positionals,
+            veleroNamespace: values["velero-namespace"]!,
+            env: process.env,
+            ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
+            ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+          },
+          { out, err },
+        );
+      }
+      throw new UsageError('pairs needs a subcommand: "list", "show" or "verify"');
     }
     case "rules": {
       const { values } = parseArgs({ args: rest, options: { rules: { type: "string" }, json: { type: "boolean", default: false } } });

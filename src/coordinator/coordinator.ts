@@ -2,7 +2,6 @@
 // runs. What to do for a backup is decided by pairing.ts; this file does it — list and watch (re-listing after
 // 410 Gone or a broken watch), one backup at a time per uid, a bounded number of snapshots at once, retries with
 // backoff for a recoverable etcd failure, and the record written to the store and mirrored on the Backup.
-import { Readable } from "node:stream";
 import type { EtcdMaintenance } from "../etcd/etcd-client.js";
 import { saveSnapshot } from "../etcd/snapshot.js";
 import type { RawClient } from "../kube/raw-client.js";
@@ -10,6 +9,7 @@ import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairRecord, type PairState } from "./pair-record.js";
 import { nextPairingStep } from "./pairing.js";
+import { readPairRecord, writePairRecord } from "./pair-store.js";
 import type { CoordinatorMetrics } from "./metrics.js";
 
 export interface VeleroBackup {
@@ -126,7 +126,7 @@ export class Coordinator {
       const record = await this.readRecord(uid);
       if (!record || record.clusterIdentity !== identity || live.has(record.backup.name)) continue;
       if (!record.orphanedSince) {
-        await this.opts.store.put(pairKey(uid), Readable.from([`${JSON.stringify({ ...record, orphanedSince: this.now().toISOString() }, null, 2)}\n`]));
+        await writePairRecord(this.opts.store, { ...record, orphanedSince: this.now().toISOString() });
         this.opts.log.info("backup deleted; its pair will be removed after the grace period", { backup: record.backup.name, graceSeconds: grace / 1000 });
       } else if (this.now().getTime() - Date.parse(record.orphanedSince) >= grace) {
         await this.opts.store.delete(snapshotKey(uid));
@@ -231,11 +231,8 @@ export class Coordinator {
     this.waiting.shift()?.();
   }
 
-  private async readRecord(uid: string): Promise<PairRecord | undefined> {
-    if (!(await this.opts.store.head(pairKey(uid)))) return undefined;
-    const chunks: Buffer[] = [];
-    for await (const c of await this.opts.store.get(pairKey(uid))) chunks.push(c as Buffer);
-    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as PairRecord;
+  private readRecord(uid: string): Promise<PairRecord | undefined> {
+    return readPairRecord(this.opts.store, uid);
   }
 
   private async write(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<void> {
@@ -249,7 +246,7 @@ export class Coordinator {
       updatedAt: this.now().toISOString(),
     } as PairRecord;
     if (fields.state !== "Failed" && fields.state !== "BackupFailed") delete record.reason;
-    await this.opts.store.put(pairKey(backup.metadata.uid), Readable.from([`${JSON.stringify(record, null, 2)}\n`]));
+    await writePairRecord(this.opts.store, record);
     this.opts.metrics?.recordWritten(record);
     await this.mirror(backup, record);
     this.opts.log.info("pair record", { backup: backup.metadata.name, state: record.state, ...(record.reason ? { reason: record.reason } : {}) });

@@ -1,7 +1,7 @@
 // The coordinator on a real control plane: Velero's CRDs installed from Velero itself, Backup objects whose
 // phases the test moves as Velero would, and the cluster's own etcd snapshotted into a file store.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -209,5 +209,30 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     } finally {
       await coordinator.stop();
     }
+  });
+
+  it("twinsnap pairs list, show and verify read the store; verify finds a damaged snapshot and a failed pair", async () => {
+    const tw = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(join(REPO_ROOT, "bin", "twinsnap.js"), args, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+      });
+    const store = `file://${storeDir}`;
+    const list = await tw(["pairs", "list", "--store", store, "-o", "json"]);
+    assert.equal(list.code, 0, list.stderr);
+    const listed = JSON.parse(list.stdout) as PairRecord[];
+    assert.ok(listed.some((r) => r.backup.name === "b1" && r.state === "Paired"));
+    const table = await tw(["pairs", "list", "--store", store]);
+    assert.match(table.stdout, /^BACKUP\s+STATE\s+VELERO PHASE\s+ETCD REVISION/m);
+    assert.match((await tw(["pairs", "show", "b1", "--store", store])).stdout, /name: b1/);
+
+    const ok = await tw(["pairs", "verify", "b1", "--store", store, "--etcdutl", peer("ETCDUTL_BIN"), "--kubeconfig", cluster.kubeconfigPath]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^OK\s+b1 \(Paired, revision \d+\)$/m);
+
+    writeFileSync(join(storeDir, "snapshots", `${recordOf("b3")!.backup.uid}.db.gz`), "not a snapshot any more");
+    const bad = await tw(["pairs", "verify", "b3", "no-etcd", "--store", store]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /^PROBLEM\s+b3 .*(incorrect header|does not read back)/m);
+    assert.match(bad.stdout, /^PROBLEM\s+no-etcd \(Failed\): no snapshot: .*not reachable/m);
   });
 });

@@ -1,0 +1,104 @@
+// `twinsnap pairs list | show | verify`: what the store holds, and whether each snapshot still reads back.
+import yaml from "js-yaml";
+import type { PairRecord } from "../coordinator/pair-record.js";
+import { findPairRecord, listPairRecords } from "../coordinator/pair-store.js";
+import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
+import { verifyStoredSnapshot } from "../etcd/snapshot.js";
+import { loadClusterConnection } from "../kube/kubeconfig.js";
+import { rawClient } from "../kube/raw-client.js";
+import { openStore } from "../store/open-store.js";
+import { UsageError } from "./usage-error.js";
+
+type Io = { out: (s: string) => void; err: (s: string) => void };
+export type OutputFormat = "table" | "json" | "yaml";
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return `${rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")}\n`;
+}
+
+function mib(bytes: number | undefined): string {
+  return bytes === undefined ? "-" : `${(bytes / 2 ** 20).toFixed(1)}Mi`;
+}
+
+export async function pairsListCommand(opts: { store: string; output: OutputFormat }, io: Io): Promise<number> {
+  const { records, damaged } = await listPairRecords(openStore(opts.store));
+  for (const d of damaged) io.err(`damaged record ${d.key}: ${d.error}\n`);
+  if (opts.output === "json") io.out(`${JSON.stringify(records, null, 2)}\n`);
+  else if (opts.output === "yaml") io.out(yaml.dump(records, { noRefs: true, lineWidth: -1 }));
+  else {
+    const rows = [["BACKUP", "STATE", "VELERO PHASE", "ETCD REVISION", "SNAPSHOT", "STARTED", "SCHEDULE"]];
+    for (const r of records) {
+      rows.push([r.backup.name, r.state, r.backup.phase || "-", r.snapshot?.revision ?? (r.etcd ? "unavailable" : "-"), mib(r.snapshot?.storedBytes), r.backup.startTimestamp ?? "-", r.backup.schedule ?? "-"]);
+    }
+    io.out(table(rows));
+  }
+  return damaged.length > 0 ? 1 : 0;
+}
+
+export async function pairsShowCommand(opts: { store: string; backup: string; output: OutputFormat }, io: Io): Promise<number> {
+  const record = await findPairRecord(openStore(opts.store), opts.backup);
+  if (!record) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
+  io.out(opts.output === "json" ? `${JSON.stringify(record, null, 2)}\n` : yaml.dump(record, { noRefs: true, lineWidth: -1 }));
+  return 0;
+}
+
+export interface VerifyOptions {
+  store: string;
+  backups: string[];
+  etcdutl?: string;
+  /** With a cluster: also report pairs whose Velero backup is missing or failed. */
+  kubeconfig?: string;
+  veleroNamespace: string;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export async function pairsVerifyCommand(opts: VerifyOptions, io: Io): Promise<number> {
+  const store = openStore(opts.store);
+  const { records, damaged } = await listPairRecords(store);
+  const chosen = opts.backups.length > 0 ? records.filter((r) => opts.backups.includes(r.backup.name) || opts.backups.includes(r.backup.uid)) : records;
+  for (const name of opts.backups) if (!chosen.some((r) => r.backup.name === name || r.backup.uid === name)) io.err(`no pair record for ${name}\n`);
+  const live = opts.kubeconfig ? await liveBackups(opts) : undefined;
+  let problems = damaged.length + opts.backups.filter((n) => !chosen.some((r) => r.backup.name === n || r.backup.uid === n)).length;
+  for (const d of damaged) io.out(`DAMAGED   ${d.key}: ${d.error}\n`);
+  for (const r of chosen) {
+    const issues = await verifyOne(r, store, opts.etcdutl, live);
+    problems += issues.length;
+    io.out(`${issues.length === 0 ? "OK      " : "PROBLEM "}  ${r.backup.name} (${r.state}${r.snapshot ? `, revision ${r.snapshot.revision}` : ""})${issues.length ? `: ${issues.join("; ")}` : ""}\n`);
+  }
+  io.err(`${chosen.length} pair(s) checked, ${problems} problem(s)\n`);
+  return problems > 0 ? 1 : 0;
+}
+
+async function verifyOne(r: PairRecord, store: ReturnType<typeof openStore>, etcdutl: string | undefined, live: Map<string, string> | undefined): Promise<string[]> {
+  const issues: string[] = [];
+  if (r.state === "Failed") issues.push(`no snapshot: ${r.reason ?? "unknown reason"}`);
+  if (r.state === "BackupFailed") issues.push(`Velero's backup failed (${r.backup.phase})`);
+  if (r.snapshot) {
+    try {
+      await verifyStoredSnapshot(store, r.snapshot);
+      if (etcdutl) {
+        const status = await etcdutlSnapshotStatus(etcdutl, store, r.snapshot.key);
+        if (String(status.revision) !== r.snapshot.revision) issues.push(`etcdutl reads revision ${status.revision}, the record says ${r.snapshot.revision}`);
+      }
+    } catch (err) {
+      issues.push((err as Error).message);
+    }
+  }
+  if (live) {
+    const phase = live.get(r.backup.name);
+    if (phase === undefined) issues.push("its Velero backup no longer exists in the cluster");
+    else if (phase === "Failed" || phase === "FailedValidation") issues.push(`its Velero backup is ${phase}`);
+  }
+  return issues;
+}
+
+async function liveBackups(opts: VerifyOptions): Promise<Map<string, string>> {
+  const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }));
+  try {
+    const list = await client.get<{ items: { metadata: { name: string }; status?: { phase?: string } }[] }>(`/apis/velero.io/v1/namespaces/${encodeURIComponent(opts.veleroNamespace)}/backups`);
+    return new Map((list?.items ?? []).map((b) => [b.metadata.name, b.status?.phase ?? ""]));
+  } finally {
+    client.close();
+  }
+}

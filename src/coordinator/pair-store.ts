@@ -1,0 +1,43 @@
+// Reading and writing pair records in a store.
+import { Readable } from "node:stream";
+import type { ObjectStore } from "../store/object-store.js";
+import { pairKey, type PairRecord } from "./pair-record.js";
+
+async function readText(store: ObjectStore, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await store.get(key)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function readPairRecord(store: ObjectStore, uid: string): Promise<PairRecord | undefined> {
+  if (!(await store.head(pairKey(uid)))) return undefined;
+  return JSON.parse(await readText(store, pairKey(uid))) as PairRecord;
+}
+
+export async function writePairRecord(store: ObjectStore, record: PairRecord): Promise<void> {
+  await store.put(pairKey(record.backup.uid), Readable.from([`${JSON.stringify(record, null, 2)}\n`]));
+}
+
+/** Every pair record in the store, oldest backup first. A damaged record is reported, not skipped silently. */
+export async function listPairRecords(store: ObjectStore): Promise<{ records: PairRecord[]; damaged: { key: string; error: string }[] }> {
+  const records: PairRecord[] = [];
+  const damaged: { key: string; error: string }[] = [];
+  for (const key of await store.list("pairs")) {
+    if (!key.endsWith(".json")) continue;
+    try {
+      records.push(JSON.parse(await readText(store, key)) as PairRecord);
+    } catch (err) {
+      damaged.push({ key, error: (err as Error).message });
+    }
+  }
+  records.sort((a, b) => (a.backup.startTimestamp ?? a.updatedAt).localeCompare(b.backup.startTimestamp ?? b.updatedAt));
+  return { records, damaged };
+}
+
+/** A record by backup name or uid; the newest when several backups had the name (a re-created Backup). */
+export async function findPairRecord(store: ObjectStore, nameOrUid: string): Promise<PairRecord | undefined> {
+  const direct = /^[0-9a-f-]{36}$/.test(nameOrUid) ? await readPairRecord(store, nameOrUid) : undefined;
+  if (direct) return direct;
+  const { records } = await listPairRecords(store);
+  return records.filter((r) => r.backup.name === nameOrUid).at(-1);
+}
