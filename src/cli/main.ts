@@ -8,6 +8,7 @@ import { stripCommand } from "./strip-command.js";
 import { exportFromBackup, exportFromCluster } from "./export-command.js";
 import { applyCommand } from "./apply-command.js";
 import { etcdSnapshotCommand } from "./etcd-command.js";
+import { etcdRestoreCommand } from "./etcd-restore-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
@@ -28,6 +29,10 @@ Usage:
   twinsnap etcd snapshot --endpoints URL[,URL] [--cacert F --cert F --key F] [--store URL] [--name NAME]
                  [--etcdutl PATH]
                        stream a verified etcd snapshot into a store (default ${DEFAULT_STORE_URL})
+  twinsnap etcd restore (--backup NAME | --snapshot NAME) --data-dir DIR --name MEMBER [--store URL]
+                 [--initial-cluster a=URL,b=URL] [--initial-advertise-peer-urls URL] [--etcdutl PATH]
+                 [--bump-revision 1000000000] [--force]
+                       restore a member from the verified snapshot paired with a backup
   twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
                  [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
                  [--metrics-address :8080] [--no-leader-elect]
@@ -129,7 +134,40 @@ async function runCli(argv: string[]): Promise<number> {
     }
     case "etcd": {
       const [sub, ...etcdArgs] = rest;
-      if (sub !== "snapshot") throw new UsageError('etcd needs a subcommand: "snapshot"');
+      if (sub === "restore") {
+        const { values } = parseArgs({
+          args: etcdArgs,
+          options: {
+            store: { type: "string", default: DEFAULT_STORE_URL },
+            backup: { type: "string" },
+            snapshot: { type: "string" },
+            name: { type: "string" },
+            "initial-cluster": { type: "string" },
+            "initial-advertise-peer-urls": { type: "string" },
+            "data-dir": { type: "string" },
+            etcdutl: { type: "string", default: "etcdutl" },
+            "bump-revision": { type: "string", default: "1000000000" },
+            force: { type: "boolean", default: false },
+          },
+        });
+        if (!values.name || !values["data-dir"]) throw new UsageError("etcd restore needs --name MEMBER and --data-dir DIR");
+        return etcdRestoreCommand(
+          {
+            store: values.store!,
+            name: values.name,
+            dataDir: values["data-dir"],
+            etcdutl: values.etcdutl!,
+            bumpRevision: Number.parseInt(values["bump-revision"]!, 10),
+            force: values.force!,
+            ...(values.backup ? { backup: values.backup } : {}),
+            ...(values.snapshot ? { snapshot: values.snapshot } : {}),
+            ...(values["initial-cluster"] ? { initialCluster: values["initial-cluster"] } : {}),
+            ...(values["initial-advertise-peer-urls"] ? { peerUrl: values["initial-advertise-peer-urls"] } : {}),
+          },
+          { out, err },
+        );
+      }
+      if (sub !== "snapshot") throw new UsageError('etcd needs a subcommand: "snapshot" or "restore"');
       const { values } = parseArgs({
         args: etcdArgs,
         options: {

@@ -2,12 +2,10 @@
 // and it restores into a new member that holds the same keys at the recorded revision.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { createGunzip } from "node:zlib";
 import { Etcd3 } from "etcd3";
 import { REPO_ROOT } from "../support/fixtures.js";
 import { startEtcdOn, startStandaloneEtcd } from "../support/control-plane.js";
@@ -43,22 +41,44 @@ describe("etcd snapshots on a real etcd", function () {
     assert.deepEqual(readdirSync(join(storeDir, "snapshots")).sort(), ["first.db.gz", "first.json"]);
   });
 
-  it("restores into a new member that holds the same keys at the recorded revision", async () => {
+  it("twinsnap etcd restore: a new member holds the same keys, with the revision bumped and compacted", async () => {
     const work = mkdtempSync(join(tmpdir(), "twinsnap-restore-"));
-    const db = join(work, "snapshot.db");
-    await pipeline(createReadStream(join(storeDir, "snapshots", "first.db.gz")), createGunzip(), createWriteStream(db));
     const dataDir = join(work, "restored");
-    await run(peer("ETCDUTL_BIN"), ["snapshot", "restore", db, "--data-dir", dataDir, "--name", "test", "--initial-cluster", "test=http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380", "--bump-revision", "1000000000", "--mark-compacted"]);
+    const record = JSON.parse(readFileSync(join(storeDir, "snapshots", "first.json"), "utf8"));
+    const { stdout } = await run(TWINSNAP, ["etcd", "restore", "--snapshot", "first", "--store", `file://${storeDir}`, "--name", "test", "--initial-advertise-peer-urls", "http://127.0.0.1:2380", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")]);
+    assert.match(stdout, /restored test into/);
     const restored = await startEtcdOn(work, dataDir);
     try {
       const client = new Etcd3({ hosts: restored.endpoint });
       const keys = await client.getAll().prefix("/registry/configmaps/shop/").keys();
       assert.equal(keys.length, 300);
       assert.equal(await client.get("/registry/configmaps/shop/cm-7").string(), `value-7-${"x".repeat(200)}`);
+      const status = await client.maintenance.status();
+      assert.ok(Number(status.header.revision) >= Number(record.revision) + 1_000_000_000, "revision bumped so watchers re-list");
+      // Reading at a revision from before the restore is refused as compacted.
+      await assert.rejects(client.get("/registry/configmaps/shop/cm-7").revision(Number(record.revision)).string(), /compacted/);
       client.close();
     } finally {
       await restored.stop();
     }
+    await assert.rejects(
+      run(TWINSNAP, ["etcd", "restore", "--snapshot", "first", "--store", `file://${storeDir}`, "--name", "test", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")]),
+      (e: { stderr: string }) => /never overwrites a data directory/.test(e.stderr),
+    );
+    const forced = await run(TWINSNAP, ["etcd", "restore", "--snapshot", "first", "--store", `file://${storeDir}`, "--name", "test", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN"), "--force"]);
+    assert.match(forced.stderr, /previous data directory was moved to .*before-twinsnap/);
+  });
+
+  it("prints the commands for the other members of a multi-member control plane", async () => {
+    const work = mkdtempSync(join(tmpdir(), "twinsnap-restore-"));
+    const { stdout } = await run(TWINSNAP, [
+      "etcd", "restore", "--snapshot", "first", "--store", `file://${storeDir}`, "--name", "cp-1",
+      "--initial-cluster", "cp-1=http://127.0.0.1:2380,cp-2=http://127.0.0.2:2380,cp-3=http://127.0.0.3:2380",
+      "--data-dir", join(work, "member"), "--etcdutl", peer("ETCDUTL_BIN"),
+    ]);
+    assert.match(stdout, /restored cp-1/);
+    assert.match(stdout, /--name cp-2 --initial-cluster cp-1=http:\/\/127\.0\.0\.1:2380,cp-2=.* --initial-advertise-peer-urls http:\/\/127\.0\.0\.2:2380 .*--bump-revision 1000000000 --mark-compacted/);
+    assert.match(stdout, /--name cp-3 /);
   });
 
   it("an unreachable etcd is a clear error and leaves nothing in the store", async () => {
