@@ -10,6 +10,7 @@ import { applyCommand } from "./apply-command.js";
 import { etcdSnapshotCommand } from "./etcd-command.js";
 import { etcdRestoreCommand } from "./etcd-restore-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
+import { restorePlanCommand } from "./restore-plan-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { UsageError } from "./usage-error.js";
@@ -41,6 +42,8 @@ Usage:
   twinsnap pairs show BACKUP [--store URL] [-o yaml|json]
   twinsnap pairs verify [BACKUP...] [--store URL] [--etcdutl PATH] [--kubeconfig FILE] [--velero-namespace velero]
                        the backup/snapshot pairs in a store; verify re-reads every snapshot
+  twinsnap restore plan --backup NAME [--store URL] [--kubeconfig FILE] [--mode same-cluster|new-cluster] [--json]
+                       how to recover from a backup's pair, as numbered steps with their commands
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
@@ -264,6 +267,35 @@ async function runCli(argv: string[]): Promise<number> {
         );
       }
       throw new UsageError('pairs needs a subcommand: "list", "show" or "verify"');
+    }
+    case "restore": {
+      const [sub, ...restoreArgs] = rest;
+      if (sub !== "plan") throw new UsageError('restore needs a subcommand: "plan"');
+      const { values } = parseArgs({
+        args: restoreArgs,
+        options: {
+          backup: { type: "string" },
+          store: { type: "string", default: DEFAULT_STORE_URL },
+          kubeconfig: { type: "string" },
+          mode: { type: "string" },
+          "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
+          json: { type: "boolean", default: false },
+        },
+      });
+      if (!values.backup) throw new UsageError("restore plan needs --backup NAME");
+      if (values.mode && values.mode !== "same-cluster" && values.mode !== "new-cluster") throw new UsageError("--mode must be same-cluster or new-cluster");
+      return restorePlanCommand(
+        {
+          backup: values.backup,
+          store: values.store!,
+          veleroNamespace: values["velero-namespace"]!,
+          json: values.json!,
+          env: process.env,
+          ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+          ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),
+        },
+        { out, err },
+      );
     }
     case "rules": {
       const { values } = parseArgs({ args: rest, options: { rules: { type: "string" }, json: { type: "boolean", default: false } } });

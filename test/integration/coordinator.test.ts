@@ -234,5 +234,10 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /^PROBLEM\s+b3 .*(incorrect header|does not read back)/m);
     assert.match(bad.stdout, /^PROBLEM\s+no-etcd \(Failed\): no snapshot: .*not reachable/m);
+
+    const plan = await tw(["restore", "plan", "--backup", "b1", "--store", store, "--kubeconfig", cluster.kubeconfigPath]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /^Path: same cluster/m, "the kubeconfig reaches the cluster the pair recorded");
+    assert.match(plan.stdout, /twinsnap etcd restore --backup b1/);
   });
 });
