@@ -22,6 +22,11 @@ export interface ControlPlane {
   stop(opts?: { keepDir?: boolean }): Promise<void>;
   /** Stops only etcd (for fault tests); returns a function that starts it again on the same data. */
   stopEtcd(): Promise<() => Promise<void>>;
+  /**
+   * The control plane comes back on another etcd data directory (a restored snapshot): the API server and etcd
+   * stop, etcd starts on `dataDir` with the same ports, then the API server — what an operator does by hand.
+   */
+  restartOnEtcdData(dataDir: string): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -129,7 +134,7 @@ export async function startControlPlane(opts: { name: string; withControllerMana
 
   let etcd: ChildProcess | undefined = await startEtcd(dir, etcdDataDir, etcdPort, etcdPeerPort);
   const server = `https://127.0.0.1:${apiPort}`;
-  const apiserver = startProcess(dir, "kube-apiserver", peer("KUBE_APISERVER_BIN"), [
+  const apiserverArgs = [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
     "--bind-address=127.0.0.1",
     `--secure-port=${apiPort}`,
@@ -141,7 +146,8 @@ export async function startControlPlane(opts: { name: string; withControllerMana
     "--service-account-issuer=https://kubernetes.default.svc",
     "--service-cluster-ip-range=10.96.0.0/12",
     "--advertise-address=127.0.0.1",
-  ]);
+  ];
+  let apiserver = startProcess(dir, "kube-apiserver", peer("KUBE_APISERVER_BIN"), apiserverArgs);
   const kubeconfigPath = join(dir, "kubeconfig");
   writeFileSync(
     kubeconfigPath,
@@ -166,7 +172,8 @@ export async function startControlPlane(opts: { name: string; withControllerMana
       "",
     ].join("\n"),
   );
-  await waitFor("kube-apiserver", async () => (await httpsGet(`${server}/readyz`, token)) === 200, 90_000, join(dir, "kube-apiserver.log"));
+  const apiserverReady = () => waitFor("kube-apiserver", async () => (await httpsGet(`${server}/readyz`, token)) === 200, 90_000, join(dir, "kube-apiserver.log"));
+  await apiserverReady();
 
   let kcm: ChildProcess | undefined;
   if (opts.withControllerManager) {
@@ -198,6 +205,15 @@ export async function startControlPlane(opts: { name: string; withControllerMana
         const { rmSync } = await import("node:fs");
         rmSync(dir, { recursive: true, force: true });
       }
+    },
+    async restartOnEtcdData(dataDir: string) {
+      await stopProcess(kcm);
+      kcm = undefined;
+      await stopProcess(apiserver);
+      await stopProcess(etcd);
+      etcd = await startEtcd(dir, dataDir, etcdPort, etcdPeerPort);
+      apiserver = startProcess(dir, "kube-apiserver", peer("KUBE_APISERVER_BIN"), apiserverArgs);
+      await apiserverReady();
     },
     async stopEtcd() {
       await stopProcess(etcd);
