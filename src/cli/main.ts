@@ -11,6 +11,7 @@ import { etcdSnapshotCommand } from "./etcd-command.js";
 import { etcdRestoreCommand } from "./etcd-restore-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
 import { restorePlanCommand } from "./restore-plan-command.js";
+import { restoreRunCommand } from "./restore-run-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { UsageError } from "./usage-error.js";
@@ -44,6 +45,8 @@ Usage:
                        the backup/snapshot pairs in a store; verify re-reads every snapshot
   twinsnap restore plan --backup NAME [--store URL] [--kubeconfig FILE] [--mode same-cluster|new-cluster] [--json]
                        how to recover from a backup's pair, as numbered steps with their commands
+  twinsnap restore run --backup NAME [--store URL] [--kubeconfig FILE] [--mode new-cluster] [--dry-run] [--timeout 3600]
+                       migrate to this cluster: the Velero Restore, followed until it finishes (resumable)
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
@@ -270,7 +273,7 @@ async function runCli(argv: string[]): Promise<number> {
     }
     case "restore": {
       const [sub, ...restoreArgs] = rest;
-      if (sub !== "plan") throw new UsageError('restore needs a subcommand: "plan"');
+      if (sub !== "plan" && sub !== "run") throw new UsageError('restore needs a subcommand: "plan" or "run"');
       const { values } = parseArgs({
         args: restoreArgs,
         options: {
@@ -280,10 +283,27 @@ async function runCli(argv: string[]): Promise<number> {
           mode: { type: "string" },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
           json: { type: "boolean", default: false },
+          "dry-run": { type: "boolean", default: false },
+          timeout: { type: "string", default: "3600" },
         },
       });
-      if (!values.backup) throw new UsageError("restore plan needs --backup NAME");
+      if (!values.backup) throw new UsageError(`restore ${sub} needs --backup NAME`);
       if (values.mode && values.mode !== "same-cluster" && values.mode !== "new-cluster") throw new UsageError("--mode must be same-cluster or new-cluster");
+      if (sub === "run") {
+        return restoreRunCommand(
+          {
+            backup: values.backup,
+            store: values.store!,
+            veleroNamespace: values["velero-namespace"]!,
+            dryRun: values["dry-run"]!,
+            timeoutMs: Number.parseInt(values.timeout!, 10) * 1000,
+            env: process.env,
+            ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),
+          },
+          { out, err },
+        );
+      }
       return restorePlanCommand(
         {
           backup: values.backup,
