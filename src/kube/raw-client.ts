@@ -40,24 +40,28 @@ export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number
   const transport = base.protocol === "https:" ? https : http;
   // Keep connections open: a TLS handshake per request would dominate an apply of thousands of objects.
   const agent = new transport.Agent({ keepAlive: true, maxSockets: 32 });
-  const request = async <T>(method: string, path: string, body: unknown, contentType: string, notFoundIsUndefined: boolean): Promise<T | undefined> => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  /** Connection, TLS and authentication options shared by every request (credentials are fetched per request: tokens rotate). */
+  const requestOptions = async (method: string, path: string, headers: Record<string, string | number>, extra: https.RequestOptions): Promise<https.RequestOptions> => {
     const options: https.RequestOptions = {
       method,
       hostname: base.hostname,
       port: base.port,
       path: `${base.pathname.replace(/\/$/, "")}${path}`,
-      headers: { accept: "application/json", ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}) },
-      timeout: opts.timeoutMs ?? 30_000,
-      agent,
+      headers: { accept: "application/json", ...headers },
       rejectUnauthorized: !cluster.insecureSkipTlsVerify,
       ...(cluster.ca ? { ca: cluster.ca } : {}),
       ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
+      ...extra,
     };
     const authorization = await cluster.authorization();
     if (authorization) (options.headers as Record<string, string>).authorization = authorization;
     const certificate = await cluster.clientCertificate();
     if (certificate) Object.assign(options, certificate);
+    return options;
+  };
+  const request = async <T>(method: string, path: string, body: unknown, contentType: string, notFoundIsUndefined: boolean): Promise<T | undefined> => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const options = await requestOptions(method, path, payload ? { "content-type": contentType, "content-length": payload.length } : {}, { timeout: opts.timeoutMs ?? 30_000, agent });
     const what = `${method} ${path}`;
     return new Promise<T | undefined>((resolve, reject) => {
       const req = transport.request(options, (res) => {
@@ -85,21 +89,8 @@ export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number
     });
   };
   async function* watch<T>(path: string, signal?: AbortSignal): AsyncGenerator<T> {
-    const options: https.RequestOptions = {
-      method: "GET",
-      hostname: base.hostname,
-      port: base.port,
-      path: `${base.pathname.replace(/\/$/, "")}${path}`,
-      headers: { accept: "application/json" },
-      rejectUnauthorized: !cluster.insecureSkipTlsVerify,
-      ...(cluster.ca ? { ca: cluster.ca } : {}),
-      ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
-      ...(signal ? { signal } : {}),
-    };
-    const authorization = await cluster.authorization();
-    if (authorization) (options.headers as Record<string, string>).authorization = authorization;
-    const certificate = await cluster.clientCertificate();
-    if (certificate) Object.assign(options, certificate);
+    // Its own connection (no shared agent, no timeout): a watch stays open as long as the apiserver keeps it.
+    const options = await requestOptions("GET", path, {}, signal ? { signal } : {});
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = transport.request(options, resolve);
       req.on("error", (err) => reject(new ApiRequestError(`WATCH ${path}`, undefined, `cannot reach the apiserver at ${cluster.server} (${err.message})`, true, { cause: err })));
