@@ -33,7 +33,9 @@ describe("control-plane recovery from the snapshot paired with a backup", functi
   };
   const pairOf = (name: string) =>
     existsSync(join(storeDir, "pairs"))
-      ? readdirSync(join(storeDir, "pairs")).map((f) => JSON.parse(readFileSync(join(storeDir, "pairs", f), "utf8")) as PairRecord).find((r) => r.backup.name === name)
+      ? readdirSync(join(storeDir, "pairs"))
+          .filter((f) => f.endsWith(".json")) // not the partial file of a record being written
+          .map((f) => JSON.parse(readFileSync(join(storeDir, "pairs", f), "utf8")) as PairRecord).find((r) => r.backup.name === name)
       : undefined;
   const until = async (what: string, check: () => boolean) => {
     for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
@@ -49,6 +51,9 @@ describe("control-plane recovery from the snapshot paired with a backup", functi
     await cluster.kubectl(["create", "namespace", "shop"]);
   });
 
+  let cleanup: (() => Promise<void>) | undefined;
+  after(async () => cleanup?.());
+
   it("brings the objects back to the backup's moment and makes watchers re-list", async () => {
     await apply(cm("settings", "v1"));
     await apply(cm("doomed", "keep me"));
@@ -59,6 +64,12 @@ describe("control-plane recovery from the snapshot paired with a backup", functi
     const client = rawClient(await loadClusterConnection({ env: {}, kubeconfigPath: cluster.kubeconfigPath }));
     const coordinator = new Coordinator({ client, store: new FilesystemStore(storeDir), etcd, veleroNamespace: "velero", log: silentLogger(), version: "test" });
     const running = coordinator.start(abort.signal);
+    cleanup = async () => {
+      abort.abort();
+      await running;
+      etcd.close();
+      client.close();
+    };
     await apply(JSON.stringify({ apiVersion: "velero.io/v1", kind: "Backup", metadata: { name: "before-incident", namespace: "velero" }, spec: {} }));
     await cluster.kubectl(["patch", "backups.velero.io", "before-incident", "-n", "velero", "--type=merge", "-p", '{"status":{"phase":"InProgress"}}']);
     await until("snapshot", () => pairOf("before-incident")?.snapshot !== undefined);
@@ -66,7 +77,6 @@ describe("control-plane recovery from the snapshot paired with a backup", functi
     await until("paired", () => pairOf("before-incident")?.state === "Paired");
     abort.abort();
     await running;
-    etcd.close();
     const pair = pairOf("before-incident")!;
     const rvBefore = JSON.parse(await cluster.kubectl(["get", "configmap", "settings", "-n", "shop", "-o", "json"])).metadata.resourceVersion as string;
 
@@ -103,6 +113,5 @@ describe("control-plane recovery from the snapshot paired with a backup", functi
     } finally {
       after.close();
     }
-    client.close();
   });
 });

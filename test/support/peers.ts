@@ -15,7 +15,8 @@ export type PeerName =
   | "KUBECTL_BIN"
   | "VELERO_BIN"
   | "VELERO_PLUGIN_AWS_BIN"
-  | "VELERO_PLUGIN_CLIENT_BIN";
+  | "VELERO_PLUGIN_CLIENT_BIN"
+  | "HELM_BIN";
 
 function fromEnvFile(): Record<string, string> {
   const file = join(PEER_CACHE, "peers", "current.env");
