@@ -23,7 +23,8 @@ export class FilesystemStore implements ObjectStore {
     const hash = createHash("sha256");
     let size = 0;
     try {
-      await mkdir(dirname(path), { recursive: true });
+      // Snapshots hold every Secret of the cluster: readable by the coordinator's user only.
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       const tap = new Transform({
         transform(chunk: Buffer, _enc, done) {
           hash.update(chunk);
@@ -31,7 +32,7 @@ export class FilesystemStore implements ObjectStore {
           done(null, chunk);
         },
       });
-      await pipeline(body, tap, createWriteStream(partial, { flags: "wx" }));
+      await pipeline(body, tap, createWriteStream(partial, { flags: "wx", mode: 0o600 }));
       const handle = await open(partial, "r+");
       await handle.sync();
       await handle.close();

@@ -54,3 +54,14 @@ describe("snapshot store writes", () => {
     await assert.rejects(verifyStoredSnapshot(store, record), (e: unknown) => e instanceof SnapshotIntegrityError || /incorrect header|unexpected end/.test(String(e)));
   });
 });
+
+describe("filesystem store permissions", () => {
+  it("keeps snapshots readable by the coordinator's user only (they hold every Secret)", async () => {
+    const { statSync } = await import("node:fs");
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
+    const store = new FilesystemStore(join(dir, "root"));
+    await store.put("snapshots/x.db.gz", Readable.from([Buffer.from("data")]));
+    assert.equal(statSync(join(dir, "root", "snapshots", "x.db.gz")).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, "root", "snapshots")).mode & 0o777, 0o700);
+  });
+});
