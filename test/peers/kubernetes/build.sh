@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes into $1.
 set -euo pipefail
-out=${1:?output directory}
+out=${1:?usage: build.sh OUT_DIR}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
 cd "$(dirname "$0")"
+command -v go >/dev/null 2>&1 || PATH="/usr/local/go/bin:$PATH"
+command -v go >/dev/null 2>&1 || { echo "build.sh: Go >= 1.26 is needed: not on PATH nor in /usr/local/go/bin" >&2; exit 1; }
+export GOTOOLCHAIN=local CGO_ENABLED=0   # no toolchain downloads; static binaries
 version=$(sed -n 's/^require k8s.io\/kubernetes v//p' go.mod)
 minor=$(echo "$version" | cut -d. -f2)
 # Stamp the version the way Kubernetes' own build does: clients (Velero, kubectl) read it from /version.
@@ -10,7 +14,7 @@ ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X ${pkg}.gitVersion=v${version} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitTreeState=clean"
 done
-CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$out/" \
+go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$out/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 cat > "$out/peer.env" <<ENV
 KUBE_APISERVER_BIN=$out/kube-apiserver
