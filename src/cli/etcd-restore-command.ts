@@ -33,7 +33,7 @@ async function snapshotRecord(store: ObjectStore, opts: EtcdRestoreOptions): Pro
   return JSON.parse(Buffer.concat(chunks).toString("utf8")) as SnapshotRecord;
 }
 
-function parseCluster(spec: string): Member[] {
+export function parseCluster(spec: string): Member[] {
   return spec.split(",").map((entry) => {
     const eq = entry.indexOf("=");
     if (eq <= 0) throw new UsageError(`--initial-cluster entries look like name=https://10.0.0.1:2380, not "${entry}"`);

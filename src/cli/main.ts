@@ -8,7 +8,7 @@ import { stripCommand } from "./strip-command.js";
 import { exportFromBackup, exportFromCluster } from "./export-command.js";
 import { applyCommand } from "./apply-command.js";
 import { etcdSnapshotCommand } from "./etcd-command.js";
-import { etcdRestoreCommand } from "./etcd-restore-command.js";
+import { etcdRestoreCommand, parseCluster } from "./etcd-restore-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
 import { restorePlanCommand } from "./restore-plan-command.js";
 import { restoreRunCommand } from "./restore-run-command.js";
@@ -44,9 +44,17 @@ Usage:
   twinsnap pairs verify [BACKUP...] [--store URL] [--etcdutl PATH] [--kubeconfig FILE] [--velero-namespace velero]
                        the backup/snapshot pairs in a store; verify re-reads every snapshot
   twinsnap restore plan --backup NAME [--store URL] [--kubeconfig FILE] [--mode same-cluster|new-cluster] [--json]
+                 [etcd member flags, as for restore run]
                        how to recover from a backup's pair, as numbered steps with their commands
-  twinsnap restore run --backup NAME [--store URL] [--kubeconfig FILE] [--mode new-cluster] [--dry-run] [--timeout 3600]
-                       migrate to this cluster: the Velero Restore, followed until it finishes (resumable)
+  twinsnap restore run --backup NAME [--store URL] [--kubeconfig FILE] [--mode same-cluster|new-cluster]
+                 [--dry-run] [--timeout 3600] [--continue STEP]
+                 [--name MEMBER --initial-advertise-peer-urls URL | --initial-cluster a=URL,b=URL]
+                 [--data-dir /var/lib/etcd-twinsnap] [--etcdutl PATH] [--bump-revision 1000000000] [--force]
+                       carry out that plan: the [twinsnap] steps itself; at each [you] step it stops with exit
+                       code 3, printing what to do and the --continue command. State is kept in the store
+                       (restores/<backup uid>.json): a rerun resumes at the first unfinished step. Exit codes:
+                       0 done, 1 a step failed (the reason and what to do are printed), 2 usage, 3 your turn.
+                       The etcd member flags are needed on the same-cluster path (a control-plane node).
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
@@ -285,8 +293,31 @@ async function runCli(argv: string[]): Promise<number> {
           json: { type: "boolean", default: false },
           "dry-run": { type: "boolean", default: false },
           timeout: { type: "string", default: "3600" },
+          continue: { type: "string" },
+          name: { type: "string" },
+          "initial-cluster": { type: "string" },
+          "initial-advertise-peer-urls": { type: "string" },
+          "data-dir": { type: "string" },
+          etcdutl: { type: "string" },
+          "bump-revision": { type: "string" },
+          force: { type: "boolean" },
         },
       });
+      const bump = values["bump-revision"] === undefined ? undefined : Number.parseInt(values["bump-revision"], 10);
+      if (bump !== undefined && !(bump > 0)) throw new UsageError("--bump-revision must be a positive integer");
+      const etcdMembers = values["initial-cluster"]
+        ? parseCluster(values["initial-cluster"])
+        : values.name && values["initial-advertise-peer-urls"]
+          ? [{ name: values.name, peerUrl: values["initial-advertise-peer-urls"] }]
+          : undefined;
+      const etcd = {
+        ...(values.name ? { member: values.name } : {}),
+        ...(etcdMembers ? { cluster: etcdMembers } : {}),
+        ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
+        ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
+        ...(bump !== undefined ? { bumpRevision: bump } : {}),
+        ...(values.force !== undefined ? { force: values.force } : {}),
+      };
       if (!values.backup) throw new UsageError(`restore ${sub} needs --backup NAME`);
       if (values.mode && values.mode !== "same-cluster" && values.mode !== "new-cluster") throw new UsageError("--mode must be same-cluster or new-cluster");
       if (sub === "run") {
@@ -297,6 +328,8 @@ async function runCli(argv: string[]): Promise<number> {
             veleroNamespace: values["velero-namespace"]!,
             dryRun: values["dry-run"]!,
             timeoutMs: Number.parseInt(values.timeout!, 10) * 1000,
+            etcd,
+            ...(values.continue ? { continueStep: values.continue } : {}),
             env: process.env,
             ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
             ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),
@@ -310,6 +343,7 @@ async function runCli(argv: string[]): Promise<number> {
           store: values.store!,
           veleroNamespace: values["velero-namespace"]!,
           json: values.json!,
+          etcd,
           env: process.env,
           ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
           ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),

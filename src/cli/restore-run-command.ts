@@ -1,14 +1,20 @@
-// `twinsnap restore run --backup NAME`: carries out the new-cluster path of the plan — the same Restore object
-// `velero restore create` makes, followed until Velero finishes, with its warnings and errors reported. The
-// Restore's name is kept beside the pair record, so an interrupted run resumes following it instead of
-// creating a second one. (The same-cluster path needs node access; `twinsnap restore plan` prints its steps.)
+// `twinsnap restore run --backup NAME`: carries out the plan `twinsnap restore plan` prints, step by step. The
+// automatic steps it does itself; at each manual step it stops (exit code 3) with what to do and the command to
+// continue. Its state lives in the store beside the pair record, so a rerun resumes at the first unfinished step.
 import { Readable } from "node:stream";
 import { findPairRecord } from "../coordinator/pair-store.js";
-import { restorePlan, type RestoreMode } from "../coordinator/restore-plan.js";
+import type { PairRecord } from "../coordinator/pair-record.js";
+import { formatPlan, restorePlan, type EtcdTarget, type RestoreMode } from "../coordinator/restore-plan.js";
+import { conflictingParams, newRunState, nextMove, parseRunState, progressOf, restoreRunKey, RestoreRunStateError, type RestoreRunState } from "../coordinator/restore-run-state.js";
+import { runRestore, type RestoreEffects } from "../coordinator/restore-runner.js";
+import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
+import { restoreMember } from "../etcd/restore.js";
+import { verifyStoredSnapshot } from "../etcd/snapshot.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
-import { rawClient, type RawClient } from "../kube/raw-client.js";
+import { rawClient } from "../kube/raw-client.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
+import { clusterFacts } from "./cluster-facts.js";
 import { UsageError } from "./usage-error.js";
 
 export interface RestoreRunOptions {
@@ -18,97 +24,87 @@ export interface RestoreRunOptions {
   mode?: RestoreMode;
   veleroNamespace: string;
   dryRun: boolean;
+  /** The manual step the operator has done (--continue STEP). */
+  continueStep?: string;
+  /** This node's etcd member, for the same-cluster path (flags as for `twinsnap etcd restore`). */
+  etcd: Partial<EtcdTarget>;
   timeoutMs: number;
   pollMs?: number;
   env: Readonly<Record<string, string | undefined>>;
 }
 
-interface VeleroRestore {
-  metadata: { name: string };
-  status?: {
-    phase?: string;
-    progress?: { totalItems?: number; itemsRestored?: number };
-    warnings?: number;
-    errors?: number;
-    failureReason?: string;
-    validationErrors?: string[];
-  };
-}
+type Io = { out: (s: string) => void; err: (s: string) => void };
 
-const FINISHED = new Set(["Completed", "PartiallyFailed", "Failed", "FailedValidation"]);
-const stateKey = (uid: string) => `restores/${uid}.json`;
-
-async function readState(store: ObjectStore, uid: string): Promise<{ restoreName: string } | undefined> {
-  if (!(await store.head(stateKey(uid)))) return undefined;
+async function readRunState(store: ObjectStore, pair: PairRecord, veleroNamespace: string): Promise<RestoreRunState | undefined> {
+  const key = restoreRunKey(pair.backup.uid);
+  if (!(await store.head(key))) return undefined;
   const chunks: Buffer[] = [];
-  for await (const c of await store.get(stateKey(uid))) chunks.push(c as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as { restoreName: string };
+  for await (const c of await store.get(key)) chunks.push(c as Buffer);
+  return parseRunState(Buffer.concat(chunks).toString("utf8"), { name: pair.backup.name, uid: pair.backup.uid }, veleroNamespace);
 }
 
-export async function restoreRunCommand(opts: RestoreRunOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promise<number> {
   const store = openStore(opts.store);
   const pair = await findPairRecord(store, opts.backup);
   if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
-  const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }));
-  try {
-    const identity = (await client.get<{ metadata: { uid: string } }>("/api/v1/namespaces/kube-system"))?.metadata.uid;
-    const plan = restorePlan({ pair, cluster: identity ? { identity } : { unreachable: "kube-system not found" }, store: opts.store, veleroNamespace: opts.veleroNamespace, ...(opts.mode ? { override: opts.mode } : {}) });
-    for (const w of plan.warnings) io.err(`warning: ${w}\n`);
-    if (plan.mode === "same-cluster") {
-      throw new UsageError("this is the cluster the backup came from: its recovery restores etcd on the control-plane nodes; follow `twinsnap restore plan --backup " + opts.backup + "` (or pass --mode new-cluster to restore through Velero)");
+  const saved = await readRunState(store, pair, opts.veleroNamespace);
+  if (saved) {
+    const conflicts = conflictingParams(saved, { ...(opts.mode ? { mode: opts.mode } : {}), etcd: opts.etcd });
+    if (conflicts.length > 0) {
+      throw new UsageError(`a restore run of ${pair.backup.name} started at ${saved.startedAt} with other parameters: ${conflicts.join("; ")}. Rerun without them (the run keeps its own), or remove ${restoreRunKey(pair.backup.uid)} from the store to start over`);
     }
-    return await followVeleroRestore(client, store, pair.backup.name, pair.backup.uid, opts, io);
+  }
+  const access = { env: opts.env, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) };
+  const plan = restorePlan({
+    pair,
+    cluster: saved ? {} : await clusterFacts(access),
+    store: opts.store,
+    veleroNamespace: saved?.params.veleroNamespace ?? opts.veleroNamespace,
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(saved ? { resumeOf: { mode: saved.mode, startedAt: saved.startedAt } } : opts.mode ? { override: opts.mode } : {}),
+    ...(saved?.params.etcd ? { etcd: saved.params.etcd } : { etcd: opts.etcd }),
+  });
+  for (const w of plan.warnings) io.err(`warning: ${w}\n`);
+
+  if (opts.dryRun) {
+    io.out(formatPlan(plan, pair, progressOf(saved)));
+    io.out(`dry run: nothing was done${saved ? ` (the run started at ${saved.startedAt} is left as it is)` : ""}\n`);
+    return 0;
+  }
+  try {
+    nextMove(plan, saved, opts.continueStep); // a --continue that does not match the saved run is refused before anything is done
+  } catch (err) {
+    if (err instanceof RestoreRunStateError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (plan.blocked && !saved) throw new UsageError(`restore run cannot start: ${plan.blocked}. The plan:\n\n${formatPlan(plan, pair)}`);
+
+  const etcdTarget = plan.steps.flatMap((s) => (s.kind === "automatic" && s.action.type === "restore-etcd" ? [s.action.target] : []))[0];
+  const state = saved ?? newRunState(plan, { name: pair.backup.name, uid: pair.backup.uid }, { veleroNamespace: opts.veleroNamespace, ...(etcdTarget ? { etcd: etcdTarget } : {}) }, new Date());
+  const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }), { timeoutMs: 10_000 });
+  const snapshot = pair.snapshot;
+  const effects: RestoreEffects = {
+    kube: client,
+    now: () => new Date(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    saveState: async (s) => void (await store.put(restoreRunKey(pair.backup.uid), Readable.from([`${JSON.stringify(s, null, 2)}\n`]))),
+    async verifySnapshot(etcdutl) {
+      if (!snapshot) throw new Error(`backup ${pair.backup.name} has no etcd snapshot`);
+      await verifyStoredSnapshot(store, snapshot);
+      const status = await etcdutlSnapshotStatus(etcdutl, store, snapshot.key);
+      if (String(status.revision) !== snapshot.revision) throw new Error(`etcdutl reads revision ${status.revision} from the snapshot, the pair recorded ${snapshot.revision}`);
+      return `snapshot ${snapshot.key} reads back (${snapshot.snapshotBytes} bytes, sha256 ${snapshot.snapshotSha256.slice(0, 12)}…); etcdutl reads revision ${status.revision}, ${status.totalKey} keys`;
+    },
+    async restoreEtcd(target) {
+      if (!snapshot) throw new Error(`backup ${pair.backup.name} has no etcd snapshot`);
+      const member = target.cluster.find((m) => m.name === target.member)!;
+      return restoreMember({ store, snapshot, member, cluster: target.cluster, dataDir: target.dataDir, etcdutl: target.etcdutl, bumpRevision: target.bumpRevision, force: target.force });
+    },
+  };
+  try {
+    const { exitCode } = await runRestore({ plan, state, effects, io, timeoutMs: opts.timeoutMs, pollMs: opts.pollMs ?? 2000, ...(opts.continueStep ? { continueStep: opts.continueStep } : {}) });
+    return exitCode;
   } finally {
     client.close();
-  }
-}
-
-async function followVeleroRestore(client: RawClient, store: ObjectStore, backup: string, uid: string, opts: RestoreRunOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const ns = encodeURIComponent(opts.veleroNamespace);
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const poll = opts.pollMs ?? 2000;
-  const deadline = Date.now() + opts.timeoutMs;
-  const previous = await readState(store, uid);
-  let name = previous?.restoreName;
-  if (name && !(await client.get(`/apis/velero.io/v1/namespaces/${ns}/restores/${encodeURIComponent(name)}`))) name = undefined;
-
-  if (!name) {
-    const restore = { apiVersion: "velero.io/v1", kind: "Restore", metadata: { name: `${backup}-twinsnap-${Date.now().toString(36)}`, namespace: opts.veleroNamespace }, spec: { backupName: backup } };
-    if (opts.dryRun) {
-      io.out(`would wait for Velero to list backup ${backup}, then create:\n${JSON.stringify(restore, null, 2)}\n`);
-      return 0;
-    }
-    // Velero lists a backup from its storage location by itself (every minute by default): wait for it.
-    io.err(`waiting for Velero to list backup ${backup} in ${opts.veleroNamespace}...\n`);
-    while (!(await client.get(`/apis/velero.io/v1/namespaces/${ns}/backups/${encodeURIComponent(backup)}`))) {
-      if (Date.now() > deadline) throw new Error(`Velero does not list backup ${backup}; is its backup storage location configured on this cluster?`);
-      await sleep(poll);
-    }
-    await client.send("POST", `/apis/velero.io/v1/namespaces/${ns}/restores`, restore);
-    name = restore.metadata.name;
-    await store.put(stateKey(uid), Readable.from([JSON.stringify({ restoreName: name, backup, createdAt: new Date().toISOString() })]));
-    io.err(`created Restore ${opts.veleroNamespace}/${name}\n`);
-  } else {
-    io.err(`resuming: following Restore ${opts.veleroNamespace}/${name} created by an earlier run\n`);
-  }
-
-  let last = "";
-  for (;;) {
-    const r = await client.get<VeleroRestore>(`/apis/velero.io/v1/namespaces/${ns}/restores/${encodeURIComponent(name)}`);
-    if (!r) throw new Error(`Restore ${name} disappeared`);
-    const s = r.status ?? {};
-    const progress = s.progress?.totalItems ? ` (${s.progress.itemsRestored ?? 0}/${s.progress.totalItems} items)` : "";
-    const line = `${s.phase ?? "New"}${progress}`;
-    if (line !== last) io.err(`restore ${name}: ${line}\n`);
-    last = line;
-    if (s.phase && FINISHED.has(s.phase)) {
-      io.out(`Restore ${name} from backup ${backup}: ${s.phase}, ${s.warnings ?? 0} warning(s), ${s.errors ?? 0} error(s)\n`);
-      if (s.failureReason) io.out(`failure: ${s.failureReason}\n`);
-      for (const v of s.validationErrors ?? []) io.out(`validation error: ${v}\n`);
-      if ((s.warnings ?? 0) + (s.errors ?? 0) > 0) io.out(`details: velero restore describe ${name} --details -n ${opts.veleroNamespace}\n`);
-      return s.phase === "Completed" ? 0 : 1;
-    }
-    if (Date.now() > deadline) throw new Error(`Restore ${name} has not finished in time (phase ${s.phase ?? "New"}); rerun to keep following it`);
-    await sleep(poll);
   }
 }

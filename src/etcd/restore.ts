@@ -75,6 +75,10 @@ export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataD
   } else if (existsSync(opts.dataDir)) {
     await rm(opts.dataDir, { recursive: true }); // empty: etcdutl wants to create it
   }
+  // etcdutl writes into a scratch directory that becomes the data directory only once complete: a restore killed
+  // half-way leaves nothing that looks like a data directory, and the next attempt starts clean.
+  const scratch = `${opts.dataDir}.twinsnap-partial`;
+  await rm(scratch, { recursive: true, force: true });
   const snapshotFile = `${opts.dataDir}.snapshot.db`;
   const hash = createHash("sha256");
   let bytes = 0;
@@ -91,15 +95,17 @@ export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataD
     if (actual.bytes !== opts.snapshot.snapshotBytes || actual.sha256 !== opts.snapshot.snapshotSha256) {
       throw new SnapshotIntegrityError(opts.snapshot.key, { bytes: opts.snapshot.snapshotBytes, sha256: opts.snapshot.snapshotSha256 }, actual);
     }
-    const [cmd, ...args] = restoreCommand(opts.etcdutl, snapshotFile, opts.member, opts.cluster, opts.dataDir, opts.bumpRevision);
+    const [cmd, ...args] = restoreCommand(opts.etcdutl, snapshotFile, opts.member, opts.cluster, scratch, opts.bumpRevision);
     try {
       await run(cmd!, args);
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new Error(`etcdutl snapshot restore failed: ${e.stderr?.trim() || e.message}`);
     }
+    await rename(scratch, opts.dataDir); // a data directory holds no absolute paths: it can move
   } finally {
     await rm(snapshotFile, { force: true });
+    await rm(scratch, { recursive: true, force: true });
   }
   return { dataDir: opts.dataDir, snapshotFile, ...(movedAside ? { movedAside } : {}) };
 }

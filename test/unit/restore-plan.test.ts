@@ -1,7 +1,7 @@
-// Which recovery path a pair calls for, and what the plan tells an operator to run.
+// Which recovery path a pair calls for, and the typed steps `restore plan` prints and `restore run` carries out.
 import assert from "node:assert/strict";
 import type { PairRecord } from "../../src/coordinator/pair-record.js";
-import { formatPlan, restorePlan } from "../../src/coordinator/restore-plan.js";
+import { continueCommand, decideMode, formatPlan, restorePlan, type PlanOptions } from "../../src/coordinator/restore-plan.js";
 
 const pair = {
   apiVersion: "twinsnap.dev/v1alpha1",
@@ -14,37 +14,108 @@ const pair = {
   updatedAt: "2026-11-24T00:00:00Z",
 } as PairRecord;
 const base = { pair, store: "file:///var/lib/twinsnap", veleroNamespace: "velero" };
+const member = { member: "cp-1", cluster: [{ name: "cp-1", peerUrl: "https://10.0.0.1:2380" }], dataDir: "/var/lib/etcd-restored", etcdutl: "/usr/bin/etcdutl" };
 const commands = (p: ReturnType<typeof restorePlan>) => p.steps.flatMap((s) => s.commands).join("\n");
+const shape = (p: ReturnType<typeof restorePlan>) => p.steps.map((s) => `${s.kind}:${s.id}`);
 
 describe("restore plans", () => {
-  it("the same cluster: etcd restore first, at the pair's revision, then volume data with Velero", () => {
-    const plan = restorePlan({ ...base, cluster: { identity: "cluster-a" } });
-    assert.equal(plan.mode, "same-cluster");
-    assert.match(commands(plan), /twinsnap etcd restore --backup nightly-1/);
-    assert.match(formatPlan(plan, pair), /Restore etcd to revision 4242/);
-    assert.match(commands(plan), /velero restore create nightly-1-volumes/);
-    assert.deepEqual(plan.warnings, []);
+  const modes: { cluster: PlanOptions["cluster"]; override?: "same-cluster" | "new-cluster"; mode: string; warning?: RegExp }[] = [
+    { cluster: { identity: "cluster-a" }, mode: "same-cluster" },
+    { cluster: { identity: "cluster-b" }, mode: "new-cluster" },
+    { cluster: { unreachable: "connect ECONNREFUSED" }, mode: "same-cluster", warning: /could not be checked.*--mode new-cluster/ },
+    { cluster: { identity: "cluster-b" }, override: "same-cluster", mode: "same-cluster", warning: /--mode same-cluster overrides the detected new-cluster/ },
+    { cluster: { identity: "cluster-a" }, override: "new-cluster", mode: "new-cluster", warning: /--mode new-cluster overrides the detected same-cluster/ },
+  ];
+  for (const c of modes) {
+    it(`${JSON.stringify(c.cluster)}${c.override ? ` with --mode ${c.override}` : ""}: ${c.mode}`, () => {
+      const plan = restorePlan({ ...base, cluster: c.cluster, ...(c.override ? { override: c.override } : {}) });
+      assert.equal(plan.mode, c.mode);
+      if (c.warning) assert.match(plan.warnings.join("\n"), c.warning);
+      else assert.deepEqual(plan.warnings, []);
+    });
+  }
+
+  it("the same cluster, one member: automatic and manual steps in the order an operator works", () => {
+    const plan = restorePlan({ ...base, cluster: { identity: "cluster-a" }, etcd: member });
+    assert.deepEqual(shape(plan), [
+      "automatic:verify-snapshot",
+      "manual:stop-control-plane",
+      "automatic:restore-etcd",
+      "manual:start-control-plane",
+      "automatic:wait-apiserver",
+      "automatic:restore-volumes",
+    ]);
+    assert.equal(plan.blocked, undefined);
+    assert.match(commands(plan), /twinsnap etcd restore --backup nightly-1 --store file:\/\/\/var\/lib\/twinsnap --name cp-1 --initial-advertise-peer-urls https:\/\/10.0.0.1:2380 --data-dir \/var\/lib\/etcd-restored/);
+    assert.match(formatPlan(plan, pair), /^3\. \[twinsnap\] Restore this member \(cp-1\) to etcd revision 4242 into \/var\/lib\/etcd-restored/m);
+    assert.match(formatPlan(plan, pair), /^2\. \[you\] Stop the API servers and etcd/m);
+    assert.match(plan.runCommand, /^twinsnap restore run --backup nightly-1 --store file:\/\/\/var\/lib\/twinsnap --name cp-1 /);
+    assert.equal(continueCommand(plan, "stop-control-plane"), "twinsnap restore run --backup nightly-1 --store file:///var/lib/twinsnap --continue stop-control-plane");
   });
 
-  it("a new cluster: Velero only, and the plan says why the etcd snapshot must not be used", () => {
+  it("the restore action carries the member, the data directory and the revision bump; the Velero one only volume data", () => {
+    const plan = restorePlan({ ...base, cluster: { identity: "cluster-a" }, etcd: { ...member, bumpRevision: 5000 } });
+    const etcd = plan.steps.find((s) => s.id === "restore-etcd");
+    assert.ok(etcd?.kind === "automatic" && etcd.action.type === "restore-etcd");
+    assert.deepEqual(etcd.action.target, { ...member, bumpRevision: 5000, force: false });
+    const volumes = plan.steps.find((s) => s.id === "restore-volumes");
+    assert.ok(volumes?.kind === "automatic" && volumes.action.type === "velero-restore");
+    assert.deepEqual(volumes.action.restore.spec, { backupName: "nightly-1", includedResources: ["persistentvolumeclaims", "persistentvolumes", "pods"], existingResourcePolicy: "none" });
+    assert.equal(volumes.action.replaceStaleBackup, true);
+    assert.deepEqual(volumes.commands, ["velero restore create nightly-1-volumes --from-backup nightly-1 --include-resources persistentvolumeclaims,persistentvolumes,pods --existing-resource-policy none --wait -n velero"]);
+  });
+
+  it("several members: a manual step with the exact command for each other member, before etcd starts", () => {
+    const cluster = [{ name: "cp-1", peerUrl: "https://10.0.0.1:2380" }, { name: "cp-2", peerUrl: "https://10.0.0.2:2380" }, { name: "cp-3", peerUrl: "https://10.0.0.3:2380" }];
+    const plan = restorePlan({ ...base, cluster: { identity: "cluster-a" }, etcd: { ...member, cluster } });
+    const ids = plan.steps.map((s) => s.id);
+    assert.ok(ids.indexOf("restore-other-members") === ids.indexOf("restore-etcd") + 1 && ids.indexOf("restore-other-members") < ids.indexOf("start-control-plane"));
+    const others = plan.steps.find((s) => s.id === "restore-other-members")!;
+    assert.equal(others.kind, "manual");
+    assert.equal(others.commands.length, 2);
+    assert.match(others.commands[1]!, /^on cp-3: twinsnap etcd restore --backup nightly-1 .*--name cp-3 --initial-cluster cp-1=https:\/\/10.0.0.1:2380,cp-2=https:\/\/10.0.0.2:2380,cp-3=https:\/\/10.0.0.3:2380 --initial-advertise-peer-urls https:\/\/10.0.0.3:2380/);
+  });
+
+  const blockers: { name: string; opts: Partial<PlanOptions>; blocked: RegExp }[] = [
+    { name: "no member given", opts: {}, blocked: /needs --name MEMBER, --initial-advertise-peer-urls URL/ },
+    { name: "a member not in --initial-cluster", opts: { etcd: { ...member, member: "cp-9" } }, blocked: /--name naming one of the --initial-cluster members \(cp-1\)/ },
+    { name: "no snapshot", opts: { etcd: member, pair: { ...pair, snapshot: undefined, state: "Failed", reason: "etcd down" } as PairRecord }, blocked: /no etcd snapshot \(Failed: etcd down\).*--mode new-cluster/ },
+  ];
+  for (const b of blockers) {
+    it(`the same-cluster run is blocked, with the reason, when: ${b.name}`, () => {
+      const plan = restorePlan({ ...base, cluster: { identity: "cluster-a" }, ...b.opts });
+      assert.match(plan.blocked ?? "", b.blocked);
+      assert.match(formatPlan(plan, b.opts.pair ?? pair), /It cannot start yet/);
+    });
+  }
+
+  it("placeholders where the member is not known, so the plan still reads as a runbook", () => {
+    const text = formatPlan(restorePlan({ ...base, cluster: { identity: "cluster-a" } }), pair);
+    assert.match(text, /--name <member> --initial-advertise-peer-urls https:\/\/<member-ip>:2380 --data-dir \/var\/lib\/etcd-twinsnap/);
+  });
+
+  it("a new cluster: Velero only, the install step checked by twinsnap, and why the etcd snapshot must not be used", () => {
     const plan = restorePlan({ ...base, cluster: { identity: "cluster-b" } });
-    assert.equal(plan.mode, "new-cluster");
+    assert.deepEqual(shape(plan), ["manual:install-velero", "automatic:restore-objects"]);
+    assert.equal(plan.steps[0]!.kind === "manual" && plan.steps[0]!.check, "velero-installed");
     assert.doesNotMatch(commands(plan), /etcd restore/);
     assert.match(formatPlan(plan, pair), /impersonate the old one/);
-    assert.match(commands(plan), /velero restore create nightly-1-migrate --from-backup nightly-1 --wait/);
+    assert.match(commands(plan), /velero restore create nightly-1-migrate --from-backup nightly-1 --wait -n velero/);
+    assert.equal(plan.blocked, undefined, "no snapshot or member is needed");
   });
 
-  it("an apiserver that does not answer suggests a lost control plane, with a warning", () => {
-    const plan = restorePlan({ ...base, cluster: { unreachable: "connect ECONNREFUSED" } });
+  it("a resumed run keeps its path whatever the cluster answers now", () => {
+    const plan = restorePlan({ ...base, cluster: {}, etcd: member, resumeOf: { mode: "same-cluster", startedAt: "2026-12-01T22:00:00.000Z" } });
     assert.equal(plan.mode, "same-cluster");
-    assert.match(plan.warnings.join("\n"), /could not be checked.*--mode new-cluster/);
+    assert.deepEqual(plan.warnings, []);
+    assert.match(plan.why, /the run started at 2026-12-01T22:00:00.000Z/);
+    assert.equal(decideMode(pair, {}).mode, "same-cluster");
   });
 
-  it("--mode overrides the detection with a warning; without a snapshot only the Velero path is possible", () => {
-    const forced = restorePlan({ ...base, cluster: { identity: "cluster-b" }, override: "same-cluster" });
-    assert.equal(forced.mode, "same-cluster");
-    assert.match(forced.warnings.join("\n"), /overrides the detected new-cluster/);
-    const noSnapshot = restorePlan({ ...base, pair: { ...pair, snapshot: undefined, state: "Failed", reason: "etcd down" } as PairRecord, cluster: { identity: "cluster-a" } });
-    assert.match(noSnapshot.warnings.join("\n"), /no etcd snapshot \(Failed: etcd down\)/);
+  it("marks what a run has done and where it waits", () => {
+    const plan = restorePlan({ ...base, cluster: { identity: "cluster-a" }, etcd: member });
+    const text = formatPlan(plan, pair, { "verify-snapshot": "done", "stop-control-plane": "waiting" });
+    assert.match(text, /^1\. \[twinsnap\] Check the pair.* — done$/m);
+    assert.match(text, /^2\. \[you\] Stop the API servers.* — waiting for you$/m);
   });
 });
