@@ -1,9 +1,9 @@
 // New-cluster migration with `twinsnap restore run`: the test plays Velero (it lists the synced Backup and moves
-// the Restore's phase), twinsnap creates the Restore `velero restore create` would, follows it to the end, and
-// resumes rather than duplicates when run again.
+// the Restore's phase), twinsnap checks Velero's API is there, creates the Restore `velero restore create` would,
+// follows it to the end, and a rerun repeats nothing.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../support/fixtures.js";
@@ -59,20 +59,26 @@ describe("twinsnap restore run into a new cluster", function () {
     await phase({ phase: "Completed", progress: { totalItems: 40, itemsRestored: 40 }, warnings: 0, errors: 0 });
     const result = await run.done;
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /: Completed, 0 warning\(s\), 0 error\(s\)/);
+    assert.match(result.stdout, /2\. restore-objects: Restore shop-nightly-migrate from backup shop-nightly: Completed, 0 warning\(s\), 0 error\(s\)/);
+    assert.match(result.stderr, /\[1\/2\] done in .*: found done/, "Velero's API is there: the install step holds without stopping");
     assert.match(result.stderr, /Completed \(40\/40 items\)/);
+
+    assert.equal(created.metadata.name, "shop-nightly-migrate", "the name the plan prints");
 
     const again = await twinsnap(args).done;
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stderr, /resuming: following Restore/);
+    assert.match(again.stderr, /^\[2\/2\] .*: done earlier/m);
+    assert.match(again.stdout, /^Recovery from backup shop-nightly \(new-cluster\) finished/m);
     assert.equal((await restores()).length, 1, "no second Restore");
   });
 
-  it("refuses to restore through Velero into the very cluster the pair came from, pointing at the plan", async () => {
+  it("in the very cluster the pair came from, without a snapshot, refuses before doing anything and says why", async () => {
     const identity = JSON.parse(await target.kubectl(["get", "namespace", "kube-system", "-o", "json"])).metadata.uid as string;
     pair("local-backup", "66666666-2222-3333-4444-555555555555", identity);
     const result = await twinsnap(["restore", "run", "--backup", "local-backup", "--store", `file://${store}`, "--kubeconfig", target.kubeconfigPath]).done;
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /restore plan --backup local-backup/);
+    assert.match(result.stderr, /restore run cannot start: backup local-backup has no etcd snapshot .*only the Velero path is possible \(--mode new-cluster\)/);
+    assert.match(result.stderr, /^1\. \[twinsnap\] Check the pair/m, "and prints the plan");
+    assert.equal(existsSync(join(store, "restores", "66666666-2222-3333-4444-555555555555.json")), false, "no run was started");
   });
 });

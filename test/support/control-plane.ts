@@ -17,6 +17,8 @@ export interface ControlPlane {
   server: string;
   token: string;
   etcdEndpoint: string;
+  /** The member's peer URL (what `etcdutl snapshot restore --initial-advertise-peer-urls` takes). */
+  etcdPeerUrl: string;
   etcdDataDir: string;
   /** Stops every process; with keepDir false (default) also removes the directory. */
   stop(opts?: { keepDir?: boolean }): Promise<void>;
@@ -27,6 +29,10 @@ export interface ControlPlane {
    * stop, etcd starts on `dataDir` with the same ports, then the API server — what an operator does by hand.
    */
   restartOnEtcdData(dataDir: string): Promise<void>;
+  /** The two halves of restartOnEtcdData, for tests that play the operator between them. */
+  stopApiServerAndEtcd(): Promise<void>;
+  /** etcd on `dataDir` (same member name and ports), then the API server; resolves once /readyz answers. */
+  startOnEtcdData(dataDir: string): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -189,6 +195,19 @@ export async function startControlPlane(opts: { name: string; withControllerMana
     ]);
   }
 
+  const stopApiServerAndEtcd = async () => {
+    await stopProcess(kcm);
+    kcm = undefined;
+    await stopProcess(apiserver);
+    await stopProcess(etcd);
+    etcd = undefined;
+  };
+  const startOnEtcdData = async (dataDir: string) => {
+    etcd = await startEtcd(dir, dataDir, etcdPort, etcdPeerPort);
+    apiserver = startProcess(dir, "kube-apiserver", peer("KUBE_APISERVER_BIN"), apiserverArgs);
+    await apiserverReady();
+  };
+
   return {
     name: opts.name,
     dir,
@@ -196,6 +215,7 @@ export async function startControlPlane(opts: { name: string; withControllerMana
     server,
     token,
     etcdEndpoint: `http://127.0.0.1:${etcdPort}`,
+    etcdPeerUrl: `http://127.0.0.1:${etcdPeerPort}`,
     etcdDataDir,
     async stop(stopOpts = {}) {
       await stopProcess(kcm);
@@ -207,14 +227,11 @@ export async function startControlPlane(opts: { name: string; withControllerMana
       }
     },
     async restartOnEtcdData(dataDir: string) {
-      await stopProcess(kcm);
-      kcm = undefined;
-      await stopProcess(apiserver);
-      await stopProcess(etcd);
-      etcd = await startEtcd(dir, dataDir, etcdPort, etcdPeerPort);
-      apiserver = startProcess(dir, "kube-apiserver", peer("KUBE_APISERVER_BIN"), apiserverArgs);
-      await apiserverReady();
+      await stopApiServerAndEtcd();
+      await startOnEtcdData(dataDir);
     },
+    stopApiServerAndEtcd,
+    startOnEtcdData,
     async stopEtcd() {
       await stopProcess(etcd);
       etcd = undefined;
