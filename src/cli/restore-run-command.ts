@@ -62,7 +62,8 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     veleroNamespace: saved?.params.veleroNamespace ?? opts.veleroNamespace,
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(saved ? { resumeOf: { mode: saved.mode, startedAt: saved.startedAt } } : opts.mode ? { override: opts.mode } : {}),
-    ...(saved?.params.etcd ? { etcd: saved.params.etcd } : { etcd: opts.etcd }),
+    // --force may be added on a rerun (e.g. when a killed restore left its finished data directory behind).
+    ...(saved?.params.etcd ? { etcd: { ...saved.params.etcd, ...(opts.etcd.force ? { force: true } : {}) } } : { etcd: opts.etcd }),
   });
   for (const w of plan.warnings) io.err(`warning: ${w}\n`);
 

@@ -105,10 +105,7 @@ describe("same-cluster recovery with twinsnap restore run", function () {
   });
 
   let cleanup: (() => Promise<void>) | undefined;
-  after(async () => {
-    await cleanup?.();
-    rmSync(work, { recursive: true, force: true });
-  });
+  after(async () => cleanup?.());
 
   it("restores etcd, then volume data, stopping for the operator's steps, resuming after a kill, never repeating a step", async () => {
     await apply(cm("settings", "v1"));
