@@ -2,7 +2,7 @@
 // and it restores into a new member that holds the same keys at the recorded revision.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -45,8 +45,12 @@ describe("etcd snapshots on a real etcd", function () {
     const work = mkdtempSync(join(tmpdir(), "twinsnap-restore-"));
     const dataDir = join(work, "restored");
     const record = JSON.parse(readFileSync(join(storeDir, "snapshots", "first.json"), "utf8"));
+    // What a restore killed half-way leaves: its scratch directory, never a data directory.
+    mkdirSync(join(`${dataDir}.twinsnap-partial`, "member", "snap"), { recursive: true });
+    writeFileSync(join(`${dataDir}.twinsnap-partial`, "member", "snap", "db"), "half a database");
     const { stdout } = await run(TWINSNAP, ["etcd", "restore", "--snapshot", "first", "--store", `file://${storeDir}`, "--name", "test", "--initial-advertise-peer-urls", "http://127.0.0.1:2380", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")]);
     assert.match(stdout, /restored test into/);
+    assert.ok(!existsSync(`${dataDir}.twinsnap-partial`), "the scratch directory is gone once the data directory is complete");
     const restored = await startEtcdOn(work, dataDir);
     try {
       const client = new Etcd3({ hosts: restored.endpoint });

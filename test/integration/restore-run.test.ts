@@ -40,7 +40,7 @@ describe("twinsnap restore run into a new cluster", function () {
     await target.kubectl(["create", "namespace", "velero"]);
   });
 
-  it("waits for the synced backup, creates the Restore, follows it to Completed, and resumes instead of duplicating", async () => {
+  it("waits for the synced backup, creates the Restore, follows it to Completed, and a rerun repeats nothing", async () => {
     pair("shop-nightly", "11111111-2222-3333-4444-555555555555", "the-old-cluster");
     const args = ["restore", "run", "--backup", "shop-nightly", "--store", `file://${store}`, "--kubeconfig", target.kubeconfigPath];
     const run = twinsnap(args);
