@@ -1,8 +1,12 @@
 // `twinsnap restore plan --backup NAME`: decides the recovery path and prints it as numbered steps — the same
-// steps, from the same data, that `twinsnap restore run` carries out (and prints with --dry-run).
+// steps, from the same data (loadRestorePlan), that `twinsnap restore run` carries out and prints with --dry-run.
 import { findPairRecord } from "../coordinator/pair-store.js";
-import { formatPlan, restorePlan, type EtcdTarget, type RestoreMode } from "../coordinator/restore-plan.js";
+import type { PairRecord } from "../coordinator/pair-record.js";
+import { formatPlan, restorePlan, type EtcdTarget, type RestoreMode, type RestorePlan } from "../coordinator/restore-plan.js";
+import { progressOf, type RestoreRunState } from "../coordinator/restore-run-state.js";
+import { readRunState } from "../coordinator/restore-run-store.js";
 import { openStore } from "../store/open-store.js";
+import type { ObjectStore } from "../store/object-store.js";
 import { clusterFacts } from "./cluster-facts.js";
 import { UsageError } from "./usage-error.js";
 
@@ -12,25 +16,36 @@ export interface RestorePlanOptions {
   kubeconfig?: string;
   mode?: RestoreMode;
   veleroNamespace: string;
-  json: boolean;
   /** This node's etcd member, if known: the plan's commands then carry the real values instead of placeholders. */
-  etcd?: Partial<EtcdTarget>;
+  etcd: Partial<EtcdTarget>;
   env: Readonly<Record<string, string | undefined>>;
 }
 
-export async function restorePlanCommand(opts: RestorePlanOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const pair = await findPairRecord(openStore(opts.store), opts.backup);
+/**
+ * The pair, the run already under way (if any) and the plan. A started run keeps its path and parameters: the
+ * cluster is not asked again (its control plane may be down on purpose) and the saved etcd member is used.
+ */
+export async function loadRestorePlan(opts: RestorePlanOptions): Promise<{ store: ObjectStore; pair: PairRecord; saved?: RestoreRunState; plan: RestorePlan }> {
+  const store = openStore(opts.store);
+  const pair = await findPairRecord(store, opts.backup);
   if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
+  const saved = await readRunState(store, pair, opts.veleroNamespace);
   const plan = restorePlan({
     pair,
-    cluster: await clusterFacts({ env: opts.env, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) }),
+    cluster: saved ? {} : await clusterFacts({ env: opts.env, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) }),
     store: opts.store,
-    veleroNamespace: opts.veleroNamespace,
+    veleroNamespace: saved?.params.veleroNamespace ?? opts.veleroNamespace,
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
-    ...(opts.mode ? { override: opts.mode } : {}),
-    ...(opts.etcd ? { etcd: opts.etcd } : {}),
+    ...(saved ? { resumeOf: { mode: saved.mode, startedAt: saved.startedAt } } : opts.mode ? { override: opts.mode } : {}),
+    // --force may be added on a rerun (e.g. when a killed restore left its finished data directory behind).
+    etcd: saved?.params.etcd ? { ...saved.params.etcd, ...(opts.etcd.force ? { force: true } : {}) } : opts.etcd,
   });
+  return { store, pair, plan, ...(saved ? { saved } : {}) };
+}
+
+export async function restorePlanCommand(opts: RestorePlanOptions & { json: boolean }, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  const { pair, plan, saved } = await loadRestorePlan(opts);
   for (const w of plan.warnings) io.err(`warning: ${w}\n`);
-  io.out(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, pair));
+  io.out(opts.json ? `${JSON.stringify({ ...plan, progress: progressOf(saved) }, null, 2)}\n` : formatPlan(plan, pair, progressOf(saved)));
   return 0;
 }

@@ -1,20 +1,16 @@
 // `twinsnap restore run --backup NAME`: carries out the plan `twinsnap restore plan` prints, step by step. The
 // automatic steps it does itself; at each manual step it stops (exit code 3) with what to do and the command to
 // continue. Its state lives in the store beside the pair record, so a rerun resumes at the first unfinished step.
-import { Readable } from "node:stream";
-import { findPairRecord } from "../coordinator/pair-store.js";
-import type { PairRecord } from "../coordinator/pair-record.js";
-import { formatPlan, restorePlan, type EtcdTarget, type RestoreMode } from "../coordinator/restore-plan.js";
-import { conflictingParams, newRunState, nextMove, parseRunState, progressOf, restoreRunKey, RestoreRunStateError, type RestoreRunState } from "../coordinator/restore-run-state.js";
+import { formatPlan, type EtcdTarget, type RestoreMode } from "../coordinator/restore-plan.js";
+import { conflictingParams, newRunState, nextMove, progressOf, restoreRunKey, RestoreRunStateError } from "../coordinator/restore-run-state.js";
+import { writeRunState } from "../coordinator/restore-run-store.js";
 import { runRestore, type RestoreEffects } from "../coordinator/restore-runner.js";
 import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
 import { restoreMember } from "../etcd/restore.js";
 import { verifyStoredSnapshot } from "../etcd/snapshot.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
-import { openStore } from "../store/open-store.js";
-import type { ObjectStore } from "../store/object-store.js";
-import { clusterFacts } from "./cluster-facts.js";
+import { loadRestorePlan } from "./restore-plan-command.js";
 import { UsageError } from "./usage-error.js";
 
 export interface RestoreRunOptions {
@@ -35,36 +31,14 @@ export interface RestoreRunOptions {
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
-async function readRunState(store: ObjectStore, pair: PairRecord, veleroNamespace: string): Promise<RestoreRunState | undefined> {
-  const key = restoreRunKey(pair.backup.uid);
-  if (!(await store.head(key))) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const c of await store.get(key)) chunks.push(c as Buffer);
-  return parseRunState(Buffer.concat(chunks).toString("utf8"), { name: pair.backup.name, uid: pair.backup.uid }, veleroNamespace);
-}
-
 export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promise<number> {
-  const store = openStore(opts.store);
-  const pair = await findPairRecord(store, opts.backup);
-  if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
-  const saved = await readRunState(store, pair, opts.veleroNamespace);
+  const { store, pair, plan, saved } = await loadRestorePlan(opts);
   if (saved) {
     const conflicts = conflictingParams(saved, { ...(opts.mode ? { mode: opts.mode } : {}), etcd: opts.etcd });
     if (conflicts.length > 0) {
       throw new UsageError(`a restore run of ${pair.backup.name} started at ${saved.startedAt} with other parameters: ${conflicts.join("; ")}. Rerun without them (the run keeps its own), or remove ${restoreRunKey(pair.backup.uid)} from the store to start over`);
     }
   }
-  const access = { env: opts.env, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) };
-  const plan = restorePlan({
-    pair,
-    cluster: saved ? {} : await clusterFacts(access),
-    store: opts.store,
-    veleroNamespace: saved?.params.veleroNamespace ?? opts.veleroNamespace,
-    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
-    ...(saved ? { resumeOf: { mode: saved.mode, startedAt: saved.startedAt } } : opts.mode ? { override: opts.mode } : {}),
-    // --force may be added on a rerun (e.g. when a killed restore left its finished data directory behind).
-    ...(saved?.params.etcd ? { etcd: { ...saved.params.etcd, ...(opts.etcd.force ? { force: true } : {}) } } : { etcd: opts.etcd }),
-  });
   for (const w of plan.warnings) io.err(`warning: ${w}\n`);
 
   if (opts.dryRun) {
@@ -88,7 +62,7 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     kube: client,
     now: () => new Date(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    saveState: async (s) => void (await store.put(restoreRunKey(pair.backup.uid), Readable.from([`${JSON.stringify(s, null, 2)}\n`]))),
+    saveState: (s) => writeRunState(store, s),
     async verifySnapshot(etcdutl) {
       if (!snapshot) throw new Error(`backup ${pair.backup.name} has no etcd snapshot`);
       await verifyStoredSnapshot(store, snapshot);

@@ -168,6 +168,14 @@ describe("same-cluster recovery with twinsnap restore run", function () {
     const toStop = printedContinue(first.stdout);
     assert.deepEqual(toStop.slice(-2), ["--continue", "stop-control-plane"]);
 
+    // The plan shows how far the run got; a dry run now leaves the saved run as it is.
+    const midway = tree(storeDir);
+    const progress = await twinsnap(["restore", "plan", ...where]).done;
+    assert.match(progress.stdout, /^1\. \[twinsnap\] Check the pair.* — done$/m);
+    assert.match(progress.stdout, /^2\. \[you\] Stop the API servers.* — waiting for you$/m);
+    assert.equal((await twinsnap(["restore", "run", "--dry-run", ...where]).done).stdout, `${progress.stdout}dry run: nothing was done (the run started at ${JSON.parse(readFileSync(join(storeDir, "restores", `${pair.backup.uid}.json`), "utf8")).startedAt} is left as it is)\n`);
+    assert.deepEqual(tree(storeDir), midway);
+
     const wrong = await twinsnap(["restore", "run", ...where, "--continue", "start-control-plane"]).done;
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /--continue start-control-plane does not match the saved run: it waits at step 2, stop-control-plane/);
