@@ -8,9 +8,9 @@ import { stripCommand } from "./strip-command.js";
 import { exportFromBackup, exportFromCluster } from "./export-command.js";
 import { applyCommand } from "./apply-command.js";
 import { etcdSnapshotCommand } from "./etcd-command.js";
-import { etcdRestoreCommand, parseCluster } from "./etcd-restore-command.js";
+import { etcdRestoreCommand } from "./etcd-restore-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
-import { restorePlanCommand } from "./restore-plan-command.js";
+import { ETCD_MEMBER_OPTIONS, etcdTargetFromFlags, restorePlanCommand } from "./restore-plan-command.js";
 import { restoreRunCommand } from "./restore-run-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
@@ -294,30 +294,10 @@ async function runCli(argv: string[]): Promise<number> {
           "dry-run": { type: "boolean", default: false },
           timeout: { type: "string", default: "3600" },
           continue: { type: "string" },
-          name: { type: "string" },
-          "initial-cluster": { type: "string" },
-          "initial-advertise-peer-urls": { type: "string" },
-          "data-dir": { type: "string" },
-          etcdutl: { type: "string" },
-          "bump-revision": { type: "string" },
-          force: { type: "boolean" },
+          ...ETCD_MEMBER_OPTIONS,
         },
       });
-      const bump = values["bump-revision"] === undefined ? undefined : Number.parseInt(values["bump-revision"], 10);
-      if (bump !== undefined && !(bump > 0)) throw new UsageError("--bump-revision must be a positive integer");
-      const etcdMembers = values["initial-cluster"]
-        ? parseCluster(values["initial-cluster"])
-        : values.name && values["initial-advertise-peer-urls"]
-          ? [{ name: values.name, peerUrl: values["initial-advertise-peer-urls"] }]
-          : undefined;
-      const etcd = {
-        ...(values.name ? { member: values.name } : {}),
-        ...(etcdMembers ? { cluster: etcdMembers } : {}),
-        ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
-        ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
-        ...(bump !== undefined ? { bumpRevision: bump } : {}),
-        ...(values.force !== undefined ? { force: values.force } : {}),
-      };
+      const etcd = etcdTargetFromFlags(values);
       if (!values.backup) throw new UsageError(`restore ${sub} needs --backup NAME`);
       if (values.mode && values.mode !== "same-cluster" && values.mode !== "new-cluster") throw new UsageError("--mode must be same-cluster or new-cluster");
       if (sub === "run") {

@@ -8,7 +8,39 @@ import { readRunState } from "../coordinator/restore-run-store.js";
 import { openStore } from "../store/open-store.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { clusterFacts } from "./cluster-facts.js";
+import { parseCluster } from "./etcd-restore-command.js";
 import { UsageError } from "./usage-error.js";
+
+/** The flags naming this node's etcd member, as `twinsnap etcd restore` takes them (parseArgs options). */
+export const ETCD_MEMBER_OPTIONS = {
+  name: { type: "string" },
+  "initial-cluster": { type: "string" },
+  "initial-advertise-peer-urls": { type: "string" },
+  "data-dir": { type: "string" },
+  etcdutl: { type: "string" },
+  "bump-revision": { type: "string" },
+  force: { type: "boolean" },
+} as const;
+
+type EtcdMemberFlags = { [K in keyof typeof ETCD_MEMBER_OPTIONS]?: (typeof ETCD_MEMBER_OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
+
+export function etcdTargetFromFlags(values: EtcdMemberFlags): Partial<EtcdTarget> {
+  const bump = values["bump-revision"] === undefined ? undefined : Number(values["bump-revision"]);
+  if (bump !== undefined && !(Number.isInteger(bump) && bump > 0)) throw new UsageError("--bump-revision must be a positive integer");
+  const cluster = values["initial-cluster"]
+    ? parseCluster(values["initial-cluster"])
+    : values.name && values["initial-advertise-peer-urls"]
+      ? [{ name: values.name, peerUrl: values["initial-advertise-peer-urls"] }]
+      : undefined;
+  return {
+    ...(values.name ? { member: values.name } : {}),
+    ...(cluster ? { cluster } : {}),
+    ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
+    ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
+    ...(bump !== undefined ? { bumpRevision: bump } : {}),
+    ...(values.force !== undefined ? { force: values.force } : {}),
+  };
+}
 
 export interface RestorePlanOptions {
   backup: string;
