@@ -61,7 +61,8 @@ export type StepAction =
   /**
    * replaceStaleBackup: after a same-cluster etcd restore the Backup object is back as etcd held it while the
    * backup ran (InProgress; Velero marks such backups Failed when it starts). Removing that object lets Velero's
-   * backup sync bring it back from the storage location with its final phase; the backup's data is not touched.
+   * backup sync bring it back from the storage location with its final phase; the backup's data is not touched
+   * (Velero's backup sync itself deletes orphaned Backup objects the same way: pkg/controller/backup_sync_controller.go).
    */
   | { type: "velero-restore"; restore: VeleroRestoreObject; replaceStaleBackup: boolean };
 
@@ -239,7 +240,7 @@ function sameClusterSteps(opts: PlanOptions, target: EtcdTarget): PlanStep[] {
       kind: "automatic",
       title: "Bring back what etcd does not hold: volume data, with a Velero Restore of volumes only",
       commands: [veleroRestoreCommand(volumes)],
-      note: `etcd now holds every object as it was at revision ${rev}; Velero restores only the volume data (file-system backups or snapshots) and skips objects that exist. Velero's Backup object came back from etcd as it was while the backup ran: twinsnap removes it so Velero's backup sync lists it again from the storage location (its data stays).`,
+      note: `etcd now holds every object as it was at revision ${rev}; Velero restores only volume data (file-system backups or snapshots) and skips objects that exist, so a volume whose PV and PVC survived keeps its disk as it is. To bring back the data of a lost volume, delete its pods, PVC and PV before this step. Velero's Backup object came back from etcd as it was while the backup ran: twinsnap removes it so Velero's backup sync lists it again from the storage location (its data stays).`,
       action: { type: "velero-restore", restore: volumes, replaceStaleBackup: true },
     },
   );
