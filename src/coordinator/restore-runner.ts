@@ -196,12 +196,14 @@ async function waitForApiserver(identity: string, opts: RunRestoreOptions, progr
     if (line !== last) progress(line);
     last = line;
   };
-  return waitUntil(opts, "the apiserver did not answer as the backed-up cluster", "check that etcd runs on the restored data directory and kube-apiserver on that etcd (their logs), then rerun: it resumes at this step", async () => {
+  return waitUntil(opts, "the apiserver did not answer as the backed-up cluster", "check that etcd runs on the restored data directory and kube-apiserver on that etcd (their logs), and that the kubeconfig is an admin's (--kubeconfig /etc/kubernetes/admin.conf on a kubeadm node); then rerun: it resumes at this step", async () => {
     let ns: { metadata: { uid: string } } | undefined;
     try {
       ns = await opts.effects.kube.get<{ metadata: { uid: string } }>("/api/v1/namespaces/kube-system");
     } catch (err) {
-      say(`the apiserver does not answer yet (${(err as Error).message})`);
+      const status = (err as { status?: number }).status;
+      // Refusals are waited out too: a starting apiserver may deny RBAC-authorized users until its caches are filled.
+      say(status === 401 || status === 403 ? `the apiserver refuses the kubeconfig's credentials (${(err as Error).message})` : `the apiserver does not answer yet (${(err as Error).message})`);
       return undefined;
     }
     if (!ns) {

@@ -127,6 +127,19 @@ describe("restore runner", () => {
     assert.equal(w.saved().steps["wait-apiserver"]?.finishedAt, undefined);
   });
 
+  it("credentials the apiserver refuses are waited out (it may be starting), then the failure names the kubeconfig", async () => {
+    const w = world();
+    w.effects.kube.get = async () => {
+      throw Object.assign(new Error("GET /api/v1/namespaces/kube-system: Unauthorized"), { status: 401 });
+    };
+    const state = newRunState(plan, { name: "nightly-1", uid: "u1" }, { veleroNamespace: "velero", etcd }, w.effects.now());
+    for (const s of plan.steps.slice(0, 4)) state.steps[s.id] = { finishedAt: "2026-12-01T21:00:00.000Z" };
+    const r = await run(w, state);
+    assert.equal(r.exitCode, 1);
+    assert.match(r.err, /\[5\/6\] the apiserver refuses the kubeconfig's credentials/);
+    assert.match(r.out, /What to do: .*the kubeconfig is an admin's \(--kubeconfig \/etc\/kubernetes\/admin.conf/);
+  });
+
   it("waiting has a limit: the apiserver that never answers fails the step after --timeout", async () => {
     const w = world();
     const state = newRunState(plan, { name: "nightly-1", uid: "u1" }, { veleroNamespace: "velero", etcd }, w.effects.now());
