@@ -35,6 +35,9 @@ export function awsEnvironment(env: Env): AwsEnvironment {
 }
 
 export async function openCliStore(opts: CliStoreOptions): Promise<OpenedStore> {
+  // The SDK warns on every run that its releases after January 2027 need Node 22; the single executable embeds
+  // the Node it was built with, so a user can do nothing about it. (Set to "false" to see it.)
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const aws = awsEnvironment(opts.env);
   if (!opts.store.startsWith("bsl:")) return openStore(opts.store, { aws });
   const client = opts.client ?? rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }));

@@ -55,20 +55,26 @@ export async function openStore(url: string, access: StoreAccess = {}): Promise<
       ...(access.aws?.sharedCredentialsFile ? { credentialsFile: access.aws.sharedCredentialsFile } : {}),
     });
   } else {
-    const aws = access.aws ?? {};
-    options = {
-      bucket: location.bucket,
-      prefix: location.prefix,
-      region: location.region ?? aws.region ?? "us-east-1",
-      forcePathStyle: location.forcePathStyle,
-      ...(location.endpoint ? { endpoint: location.endpoint } : {}),
-      ...(location.checksumAlgorithm !== undefined ? { checksumAlgorithm: location.checksumAlgorithm } : {}),
-    };
-    const credentials = await s3UrlCredentials(url, aws, location.profile);
-    if (credentials) options.credentials = credentials;
+    options = await s3UrlOptions(url, access.aws ?? {});
   }
   const { S3Store } = await import("./s3-store.js");
   return new S3Store({ ...options, ...access.s3 });
+}
+
+/** The S3 store an s3:// URL names, with the region and credentials the environment gives. */
+export async function s3UrlOptions(url: string, aws: AwsEnvironment): Promise<S3StoreOptions> {
+  const location = parseStoreUrl(url);
+  if (location.kind !== "s3") throw new StoreUrlError(url, "not an s3:// URL");
+  const credentials = await s3UrlCredentials(url, aws, location.profile);
+  return {
+    bucket: location.bucket,
+    prefix: location.prefix,
+    region: location.region ?? aws.region ?? "us-east-1",
+    forcePathStyle: location.forcePathStyle,
+    ...(location.endpoint ? { endpoint: location.endpoint } : {}),
+    ...(location.checksumAlgorithm !== undefined ? { checksumAlgorithm: location.checksumAlgorithm } : {}),
+    ...(credentials ? { credentials } : {}),
+  };
 }
 
 /**

@@ -55,7 +55,8 @@ function chain(err: unknown): SdkErrorShape[] {
 
 export function isS3NotFound(err: unknown): boolean {
   const e = err as SdkErrorShape | undefined;
-  return !!e && (NOT_FOUND_NAMES.has(e.name ?? "") || NOT_FOUND_NAMES.has(e.Code ?? "") || e.$metadata?.httpStatusCode === 404);
+  if (!e || e.name === "NoSuchBucket" || e.Code === "NoSuchBucket") return false; // a wrong bucket is an error, not an absent object
+  return NOT_FOUND_NAMES.has(e.name ?? "") || NOT_FOUND_NAMES.has(e.Code ?? "") || e.$metadata?.httpStatusCode === 404;
 }
 
 export function isS3Transient(err: unknown): boolean {

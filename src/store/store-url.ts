@@ -81,7 +81,9 @@ function parseS3Url(url: string): StoreLocation {
   const bucket = u.hostname;
   if (!DNS_NAME.test(bucket)) throw new StoreUrlError(url, `"${bucket}" is not a valid bucket name (expected s3://bucket/prefix)`);
   if (u.port || u.username || u.password) throw new StoreUrlError(url, "put the server in ?endpoint=http://host:port, not in the bucket part");
-  const prefix = decodeURIComponent(u.pathname).replace(/^\/+|\/+$/g, "");
+  // From the text as written: URL parsing would resolve "a/../b" silently.
+  const rawPath = url.slice("s3://".length).split(/[?#]/)[0]!.replace(/^[^/]*/, "");
+  const prefix = decodeURIComponent(rawPath).replace(/^\/+|\/+$/g, "");
   if (prefix.split("/").some((s) => s === "." || s === "..") || prefix.includes("//")) throw new StoreUrlError(url, `the prefix "${prefix}" has empty, "." or ".." segments`);
   const problem = (message: string) => new StoreUrlError(url, message);
   for (const key of u.searchParams.keys()) {
