@@ -22,7 +22,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { checkKey, ObjectNotFoundError, StoreAccessError, StoreWriteError, type ObjectStore, type PutResult } from "./object-store.js";
 import { isS3NotFound, isS3Transient } from "./s3-errors.js";
-import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3StoreOptions } from "./s3-options.js";
+import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, s3StoreUrl, type S3StoreOptions } from "./s3-options.js";
 
 export class S3Store implements ObjectStore {
   readonly url: string;
@@ -31,7 +31,7 @@ export class S3Store implements ObjectStore {
 
   constructor(private readonly opts: S3StoreOptions) {
     this.base = opts.prefix === "" ? "" : `${opts.prefix}/`;
-    this.url = opts.url ?? `s3://${opts.bucket}${opts.prefix ? `/${opts.prefix}` : ""}`;
+    this.url = s3StoreUrl(opts);
     const checksums = (opts.checksumAlgorithm ?? "CRC32") !== "";
     const tls = opts.caCert || opts.insecureSkipTlsVerify;
     const config: S3ClientConfig = {

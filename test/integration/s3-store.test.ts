@@ -259,7 +259,7 @@ describe("S3 store on a real S3 server (moto)", function () {
       const url = `s3://twinsnap/cli/prod?endpoint=${s3.url}&forcePathStyle=true&region=eu-west-1&checksumAlgorithm=SHA256`;
       const { stdout } = await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", url, "--name", "first", "--etcdutl", peer("ETCDUTL_BIN")], { env });
       const record = JSON.parse(stdout);
-      assert.equal(record.store, "s3://twinsnap/cli/prod");
+      assert.equal(record.store, `s3://twinsnap/cli/prod?region=eu-west-1&endpoint=${s3.url}&forcePathStyle=true`, "the URL that opens the store again");
       assert.deepEqual(await s3.keys("twinsnap", "cli/"), ["cli/prod/snapshots/first.db.gz", "cli/prod/snapshots/first.json"]);
       const dataDir = join(home, "restored");
       const restored = await run(TWINSNAP, ["etcd", "restore", "--snapshot", "first", "--store", url, "--name", "m1", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")], { env });
@@ -317,7 +317,7 @@ describe("S3 store on a real S3 server (moto)", function () {
 
     it("twinsnap etcd snapshot --store bsl:default writes only under <prefix>/plugins/twinsnap/ with cloud-credentials", async () => {
       const { stdout } = await twinsnap(["etcd", "snapshot", "--endpoints", etcdEndpoint, "--store", "bsl:default", "--name", "bsl-first"]);
-      assert.equal(JSON.parse(stdout).store, "s3://velero/cluster-a/plugins/twinsnap");
+      assert.equal(JSON.parse(stdout).store, `s3://velero/cluster-a/plugins/twinsnap?region=us-east-1&endpoint=${s3.url}&forcePathStyle=true`);
       assert.deepEqual(await s3.keys("velero", "cluster-a/"), [
         "cluster-a/backups/nightly/velero-backup.json",
         "cluster-a/plugins/twinsnap/snapshots/bsl-first.db.gz",
@@ -331,7 +331,7 @@ describe("S3 store on a real S3 server (moto)", function () {
 
     it("a BSL naming its own Secret and profile (spec.credential, config.profile) is read with them", async () => {
       const { stdout } = await twinsnap(["etcd", "snapshot", "--endpoints", etcdEndpoint, "--store", "bsl:own-secret", "--name", "own"]);
-      assert.equal(JSON.parse(stdout).store, "s3://velero/cluster-b/plugins/twinsnap");
+      assert.equal(JSON.parse(stdout).store, `s3://velero/cluster-b/plugins/twinsnap?region=us-east-1&endpoint=${s3.url}&forcePathStyle=true`);
       assert.deepEqual(await s3.keys("velero", "cluster-b/"), ["cluster-b/plugins/twinsnap/snapshots/own.db.gz", "cluster-b/plugins/twinsnap/snapshots/own.json"]);
     });
 
@@ -375,7 +375,16 @@ describe("S3 store on a real S3 server (moto)", function () {
       const verified = await twinsnap(["pairs", "verify", "bsl-nightly", "--store", "bsl:default", "--etcdutl", peer("ETCDUTL_BIN")]);
       assert.match(verified.stdout, /^OK\s+bsl-nightly \(Paired, revision \d+\)/m);
       const plan = await twinsnap(["restore", "plan", "--backup", "bsl-nightly", "--store", "bsl:default", "--json"]);
-      assert.equal(JSON.parse(plan.stdout).mode, "same-cluster");
+      const steps = JSON.parse(plan.stdout) as { mode: string; steps: { commands?: string[] }[] };
+      assert.equal(steps.mode, "same-cluster");
+      // Its etcd restore runs while the apiserver is down: it names the bucket, not the BSL.
+      const bucketUrl = `s3://velero/cluster-a/plugins/twinsnap?region=us-east-1&endpoint=${s3.url}&forcePathStyle=true`;
+      const restoreCommand = steps.steps.flatMap((s) => s.commands ?? []).find((c) => c.startsWith("twinsnap etcd restore"))!;
+      assert.ok(restoreCommand.includes(`--store '${bucketUrl}'`), restoreCommand);
+      assert.match(plan.stderr, /bsl:default is read through the apiserver/);
+      // And so it is, with no cluster at all: the URL and the credentials file only.
+      const offline = await run(TWINSNAP, ["pairs", "verify", "bsl-nightly", "--store", bucketUrl], { env: { ...env, AWS_SHARED_CREDENTIALS_FILE: s3.credentialsFile, KUBECONFIG: "/nonexistent" } });
+      assert.match(offline.stdout, /^OK\s+bsl-nightly/m);
     });
 
     const backupFile = async (name: string) => {
