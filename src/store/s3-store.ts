@@ -99,8 +99,10 @@ export class S3Store implements ObjectStore {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: objectKey })).catch(() => undefined);
       throw new StoreWriteError(this.url, key, { cause: sourceError, recoverable: (sourceError as { recoverable?: unknown }).recoverable === true });
     }
-    // A process that died mid-upload of this key earlier could not abort its upload: do it now (best effort).
-    await this.abortStaleUploads(key, new Date()).catch(() => 0);
+    // A process that died mid-upload of this key earlier could not abort its upload: do it now. Only after a
+    // multipart upload (what leaves such parts), and best effort: listing uploads needs
+    // s3:ListBucketMultipartUploads, which Velero's example IAM policy does not grant.
+    if (size > (this.opts.partSizeBytes ?? DEFAULT_PART_SIZE)) await this.abortStaleUploads(key, new Date()).catch(() => 0);
     return { size, sha256: hash.digest("hex") };
   }
 
