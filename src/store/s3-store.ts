@@ -70,7 +70,7 @@ export class S3Store implements ObjectStore {
     });
     // The source's error destroys the tap, which fails the upload before it completes. (Not stream.pipeline: when
     // the uploader gives up it closes the tap, and pipeline would report that as an error of the source.)
-    body.once("error", (err) => {
+    body.on("error", (err) => {
       sourceError ??= err;
       tap.destroy(err);
     });
