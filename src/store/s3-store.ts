@@ -22,16 +22,20 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { checkKey, ObjectNotFoundError, StoreAccessError, StoreWriteError, type ObjectStore, type PutResult } from "./object-store.js";
 import { isS3NotFound, isS3Transient } from "./s3-errors.js";
-import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, s3StoreUrl, type S3StoreOptions } from "./s3-options.js";
+import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, s3StoreName, s3StoreUrl, type S3StoreOptions } from "./s3-options.js";
 
 export class S3Store implements ObjectStore {
+  /** s3://bucket/prefix */
   readonly url: string;
+  /** The --store URL that opens this store again: s3://bucket/prefix?region=...&endpoint=... */
+  readonly openUrl: string;
   private readonly client: S3Client;
   private readonly base: string;
 
   constructor(private readonly opts: S3StoreOptions) {
     this.base = opts.prefix === "" ? "" : `${opts.prefix}/`;
-    this.url = s3StoreUrl(opts);
+    this.url = s3StoreName(opts);
+    this.openUrl = s3StoreUrl(opts);
     const checksums = (opts.checksumAlgorithm ?? "CRC32") !== "";
     const tls = opts.caCert || opts.insecureSkipTlsVerify;
     const config: S3ClientConfig = {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -17,7 +17,7 @@ import { saveSnapshot, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
 import { ObjectNotFoundError, StoreWriteError } from "../../src/store/object-store.js";
 import { openStore, type OpenedStore } from "../../src/store/open-store.js";
 import { freePort, startStandaloneEtcd } from "../support/control-plane.js";
-import { REPO_ROOT } from "../support/fixtures.js";
+import { PLUGIN_FORMS, REPO_ROOT } from "../support/fixtures.js";
 import { peer } from "../support/peers.js";
 import { startS3Server, type S3Server } from "../support/s3-server.js";
 import { testCluster } from "../support/test-clusters.js";
@@ -259,7 +259,7 @@ describe("S3 store on a real S3 server (moto)", function () {
       const url = `s3://twinsnap/cli/prod?endpoint=${s3.url}&forcePathStyle=true&region=eu-west-1&checksumAlgorithm=SHA256`;
       const { stdout } = await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", url, "--name", "first", "--etcdutl", peer("ETCDUTL_BIN")], { env });
       const record = JSON.parse(stdout);
-      assert.equal(record.store, `s3://twinsnap/cli/prod?region=eu-west-1&endpoint=${s3.url}&forcePathStyle=true`, "the URL that opens the store again");
+      assert.equal(record.store, "s3://twinsnap/cli/prod");
       assert.deepEqual(await s3.keys("twinsnap", "cli/"), ["cli/prod/snapshots/first.db.gz", "cli/prod/snapshots/first.json"]);
       const dataDir = join(home, "restored");
       const restored = await run(TWINSNAP, ["etcd", "restore", "--snapshot", "first", "--store", url, "--name", "m1", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")], { env });
@@ -267,6 +267,33 @@ describe("S3 store on a real S3 server (moto)", function () {
       await assert.rejects(run(TWINSNAP, ["pairs", "list", "--store", `s3://twinsnap/x?endpoint=${s3.url}&profile=nope`], { env }), (e: { stderr: string; code: number }) => {
         assert.equal(e.code, 1);
         assert.match(e.stderr, /profile "nope": no such profile \(it has default\)/);
+        return true;
+      });
+    });
+  });
+
+  describe("the single executable", () => {
+    let etcd: Awaited<ReturnType<typeof startStandaloneEtcd>>;
+    before(async () => {
+      if (!existsSync(PLUGIN_FORMS.executable)) throw new Error(`${PLUGIN_FORMS.executable} is missing: run "npm run build:executable" (npm test does)`);
+      etcd = await startStandaloneEtcd("s3-executable");
+      const client = new Etcd3({ hosts: etcd.endpoint });
+      for (let i = 0; i < 20; i++) await client.put(`/registry/configmaps/exe/cm-${i}`).value(`v${i}`);
+      client.close();
+    });
+    after(async () => etcd?.stop());
+
+    it("loads its S3 store from an asset of its own and writes there; the store's errors keep their type", async () => {
+      const env = { ...process.env, AWS_SHARED_CREDENTIALS_FILE: s3.credentialsFile };
+      const url = `s3://twinsnap/exe?endpoint=${s3.url}&forcePathStyle=true`;
+      const { stdout } = await run(PLUGIN_FORMS.executable, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", url, "--name", "from-exe", "--etcdutl", peer("ETCDUTL_BIN")], { env });
+      assert.equal(JSON.parse(stdout).store, "s3://twinsnap/exe");
+      assert.deepEqual(await s3.keys("twinsnap", "exe/"), ["exe/snapshots/from-exe.db.gz", "exe/snapshots/from-exe.json"]);
+      // "storing the snapshot failed" only if saveSnapshot sees a StoreWriteError: the class crosses from the asset.
+      const missingBucket = `s3://no-such-bucket/exe?endpoint=${s3.url}&forcePathStyle=true`;
+      await assert.rejects(run(PLUGIN_FORMS.executable, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", missingBucket, "--name", "x"], { env }), (e: { stderr: string; code: number }) => {
+        assert.equal(e.code, 1);
+        assert.match(e.stderr, /storing the snapshot failed: writing snapshots\/x.db.gz to s3:\/\/no-such-bucket\/exe failed: .*(bucket does not exist|NoSuchBucket)/i);
         return true;
       });
     });
@@ -317,7 +344,7 @@ describe("S3 store on a real S3 server (moto)", function () {
 
     it("twinsnap etcd snapshot --store bsl:default writes only under <prefix>/plugins/twinsnap/ with cloud-credentials", async () => {
       const { stdout } = await twinsnap(["etcd", "snapshot", "--endpoints", etcdEndpoint, "--store", "bsl:default", "--name", "bsl-first"]);
-      assert.equal(JSON.parse(stdout).store, `s3://velero/cluster-a/plugins/twinsnap?region=us-east-1&endpoint=${s3.url}&forcePathStyle=true`);
+      assert.equal(JSON.parse(stdout).store, "s3://velero/cluster-a/plugins/twinsnap");
       assert.deepEqual(await s3.keys("velero", "cluster-a/"), [
         "cluster-a/backups/nightly/velero-backup.json",
         "cluster-a/plugins/twinsnap/snapshots/bsl-first.db.gz",
@@ -331,7 +358,7 @@ describe("S3 store on a real S3 server (moto)", function () {
 
     it("a BSL naming its own Secret and profile (spec.credential, config.profile) is read with them", async () => {
       const { stdout } = await twinsnap(["etcd", "snapshot", "--endpoints", etcdEndpoint, "--store", "bsl:own-secret", "--name", "own"]);
-      assert.equal(JSON.parse(stdout).store, `s3://velero/cluster-b/plugins/twinsnap?region=us-east-1&endpoint=${s3.url}&forcePathStyle=true`);
+      assert.equal(JSON.parse(stdout).store, "s3://velero/cluster-b/plugins/twinsnap");
       assert.deepEqual(await s3.keys("velero", "cluster-b/"), ["cluster-b/plugins/twinsnap/snapshots/own.db.gz", "cluster-b/plugins/twinsnap/snapshots/own.json"]);
     });
 
