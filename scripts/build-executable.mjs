@@ -87,6 +87,7 @@ try {
 } catch (err) {
   throw new Error(`patchelf failed (install the Debian package patchelf): ${err.message}`);
 }
-rmSync(work, { recursive: true, force: true });
 const mib = (p) => Math.round((statSync(p).size / 2 ** 20) * 10) / 10;
-console.log(`built ${exe} (${mib(exe)} MiB) with ${join(out, "twinsnap-libs")}/ (${["libstdc++.so.6", "libgcc_s.so.1"].map((l) => `${l} ${mib(join(out, "twinsnap-libs", l))} MiB`).join(", ")})`);
+const scripts = `script ${mib(bundle)} MiB, S3 store asset ${mib(s3Asset)} MiB`;
+rmSync(work, { recursive: true, force: true });
+console.log(`built ${exe} (${mib(exe)} MiB; ${scripts}) with ${join(out, "twinsnap-libs")}/ (${["libstdc++.so.6", "libgcc_s.so.1"].map((l) => `${l} ${mib(join(out, "twinsnap-libs", l))} MiB`).join(", ")})`);
