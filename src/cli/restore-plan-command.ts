@@ -5,8 +5,8 @@ import type { PairRecord } from "../coordinator/pair-record.js";
 import { formatPlan, restorePlan, type EtcdTarget, type RestoreMode, type RestorePlan } from "../coordinator/restore-plan.js";
 import { progressOf, type RestoreRunState } from "../coordinator/restore-run-state.js";
 import { readRunState } from "../coordinator/restore-run-store.js";
-import { openStore } from "../store/open-store.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { OpenedStore } from "../store/open-store.js";
+import { openCliStore } from "./cli-store.js";
 import { clusterFacts } from "./cluster-facts.js";
 import { parseCluster } from "./etcd-restore-command.js";
 import { UsageError } from "./usage-error.js";
@@ -57,26 +57,35 @@ export interface RestorePlanOptions {
  * The pair, the run already under way (if any) and the plan. A started run keeps its path and parameters: the
  * cluster is not asked again (its control plane may be down on purpose) and the saved etcd member is used.
  */
-export async function loadRestorePlan(opts: RestorePlanOptions): Promise<{ store: ObjectStore; pair: PairRecord; saved?: RestoreRunState; plan: RestorePlan }> {
-  const store = openStore(opts.store);
+export async function loadRestorePlan(opts: RestorePlanOptions): Promise<{ store: OpenedStore; pair: PairRecord; saved?: RestoreRunState; plan: RestorePlan; planStore: string }> {
+  const store = await openCliStore(opts);
   const pair = await findPairRecord(store, opts.backup);
-  if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
+  if (!pair) {
+    store.close?.();
+    throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
+  }
+  // A bsl: store is read through the apiserver, which the same-cluster steps stop: they name its bucket instead.
+  const planStore = opts.store.startsWith("bsl:") ? (store.openUrl ?? store.url) : opts.store;
   const saved = await readRunState(store, pair, opts.veleroNamespace);
   const plan = restorePlan({
     pair,
     cluster: saved ? {} : await clusterFacts({ env: opts.env, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) }),
-    store: opts.store,
+    store: planStore,
     veleroNamespace: saved?.params.veleroNamespace ?? opts.veleroNamespace,
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(saved ? { resumeOf: { mode: saved.mode, startedAt: saved.startedAt } } : opts.mode ? { override: opts.mode } : {}),
     // --force may be added on a rerun (e.g. when a killed restore left its finished data directory behind).
     etcd: saved?.params.etcd ? { ...saved.params.etcd, ...(opts.etcd.force ? { force: true } : {}) } : opts.etcd,
   });
-  return { store, pair, plan, ...(saved ? { saved } : {}) };
+  return { store, pair, plan, planStore, ...(saved ? { saved } : {}) };
 }
 
 export async function restorePlanCommand(opts: RestorePlanOptions & { json: boolean }, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const { pair, plan, saved } = await loadRestorePlan(opts);
+  const { store, pair, plan, saved, planStore } = await loadRestorePlan(opts);
+  store.close?.();
+  if (planStore !== opts.store) {
+    io.err(`note: ${opts.store} is read through the apiserver; the steps use its bucket, ${planStore}, with the credentials in AWS_SHARED_CREDENTIALS_FILE (save the BSL's credentials Secret while the cluster answers)\n`);
+  }
   for (const w of plan.warnings) io.err(`warning: ${w}\n`);
   io.out(opts.json ? `${JSON.stringify({ ...plan, progress: progressOf(saved) }, null, 2)}\n` : formatPlan(plan, pair, progressOf(saved)));
   return 0;

@@ -81,5 +81,6 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     return exitCode;
   } finally {
     client.close();
+    store.close?.();
   }
 }

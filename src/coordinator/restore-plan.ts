@@ -189,7 +189,7 @@ function sameClusterSteps(opts: PlanOptions, target: EtcdTarget): PlanStep[] {
       id: "verify-snapshot",
       kind: "automatic",
       title: "Check the pair: the snapshot reads back as stored and etcd accepts it",
-      commands: [`twinsnap pairs verify ${name} ${commonFlags(opts).slice(0, 2).join(" ")} --etcdutl ${target.etcdutl}`],
+      commands: [["twinsnap", "pairs", "verify", name, ...commonFlags(opts).slice(0, 2), "--etcdutl", target.etcdutl].map(shellWord).join(" ")],
       action: { type: "verify-snapshot", etcdutl: target.etcdutl },
     },
     {
