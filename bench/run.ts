@@ -7,6 +7,7 @@ import { PLUGIN_FORMS, REPO_ROOT } from "../test/support/fixtures.js";
 import { benchPluginExecute } from "./plugin-execute.js";
 import { benchRestoreOrder } from "./restore-order.js";
 import { benchExportApply } from "./export-apply.js";
+import { benchEtcdSnapshot, etcdSnapshotBenchOptions, withS3Store } from "./etcd-snapshot.js";
 
 const benches: Record<string, () => Promise<object>> = {
   // Both forms side by side in one run: the node script and the single executable Velero runs.
@@ -16,6 +17,16 @@ const benches: Record<string, () => Promise<object>> = {
   }),
   "restore-order": () => benchRestoreOrder(),
   "export-apply": () => benchExportApply(),
+  // etcdctl and twinsnap (file store; S3 with TWINSNAP_BENCH_S3=1) on the same filled etcd, one process per run.
+  "etcd-snapshot": async () => {
+    const opts = etcdSnapshotBenchOptions(process.env);
+    const stopS3 = await withS3Store(opts, process.env);
+    try {
+      return await benchEtcdSnapshot(opts);
+    } finally {
+      await stopS3();
+    }
+  },
 };
 
 const only = process.argv.slice(2);

@@ -204,7 +204,7 @@ export class Coordinator {
       for (let attempt = 1; ; attempt++) {
         try {
           const started = this.now().getTime();
-          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, snapshotKey(uid), this.now);
+          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, snapshotKey(uid), { now: this.now });
           const finished = this.now();
           this.opts.metrics?.snapshotTaken((finished.getTime() - started) / 1000, snapshot.storedBytes, finished);
           return { snapshot };
