@@ -85,6 +85,7 @@ export class Coordinator {
   private readonly known = new Map<string, KnownSnapshot>();
   /** Keys that a reconcile has decided to share and not yet recorded: retention must not remove them meanwhile. */
   private readonly sharing = new Map<string, number>();
+  private gcPass: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: CoordinatorOptions) {
     // The default sleep ends early when the coordinator stops: a retry delay must not hold up a shutdown.
@@ -146,7 +147,15 @@ export class Coordinator {
    * Only this cluster's pairs, and only when no Backup of that name exists: after a cluster is lost, Velero's
    * sync recreates Backups with new uids, and the old pairs are exactly what the new cluster needs.
    */
-  async collectGarbage(backups?: VeleroBackup[]): Promise<void> {
+  collectGarbage(backups?: VeleroBackup[]): Promise<void> {
+    // One pass at a time: two passes counting references from their own listings could each keep a snapshot
+    // for the other's pair, and then nobody would remove it.
+    const pass = this.gcPass.then(() => this.collectGarbageOnce(backups));
+    this.gcPass = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async collectGarbageOnce(backups?: VeleroBackup[]): Promise<void> {
     const live = new Set((backups ?? (await this.listBackups()).items).map((b) => b.metadata.name));
     const identity = await this.clusterIdentity();
     const grace = this.opts.retentionGraceMs ?? 3_600_000;
