@@ -93,8 +93,10 @@ export class Coordinator {
       opts.sleep ??
       ((ms) =>
         new Promise((r) => {
-          const timer = setTimeout(r, ms);
-          this.signal?.addEventListener("abort", () => (clearTimeout(timer), r()), { once: true });
+          const signal = this.signal;
+          const stop = () => (clearTimeout(timer), r());
+          const timer = setTimeout(() => (signal?.removeEventListener("abort", stop), r()), ms);
+          signal?.addEventListener("abort", stop, { once: true });
         }));
     this.now = opts.now ?? (() => new Date());
   }

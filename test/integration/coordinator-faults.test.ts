@@ -15,7 +15,7 @@ import type { PairRecord } from "../../src/coordinator/pair-record.js";
 import { connectEtcd, type EtcdMaintenance } from "../../src/etcd/etcd-client.js";
 import { loadClusterConnection } from "../../src/kube/kubeconfig.js";
 import { rawClient } from "../../src/kube/raw-client.js";
-import { silentLogger } from "../../src/log/logger.js";
+import { createLogger, silentLogger } from "../../src/log/logger.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 import type { ObjectStore } from "../../src/store/object-store.js";
 import { startStandaloneEtcd, type StandaloneEtcd } from "../support/control-plane.js";
@@ -69,7 +69,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     const etcd = opts.etcd ?? connectEtcd({ endpoints: [source.endpoint], dialTimeoutMs: 1000 });
     const client = loadClusterConnection({ env: {}, kubeconfigPath: cluster.kubeconfigPath }).then(rawClient);
     const instance = client.then(
-      (c) => new Coordinator({ client: c, store: opts.store, etcd, veleroNamespace: "velero", log: silentLogger(), version: "test", retry: opts.retry ?? { attempts: 3, firstDelayMs: 1000 }, ...(opts.sleep ? { sleep: opts.sleep } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }),
+      (c) => new Coordinator({ client: c, store: opts.store, etcd, veleroNamespace: "velero", log: process.env.TWINSNAP_TEST_LOG ? createLogger({ level: "debug", format: "text" }) : silentLogger(), version: "test", retry: opts.retry ?? { attempts: 3, firstDelayMs: 1500 }, ...(opts.sleep ? { sleep: opts.sleep } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }),
     );
     const running = instance.then((c) => c.start(abort.signal)).finally(async () => (etcd.close(), (await client).close()));
     return {
@@ -84,10 +84,13 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     };
   }
 
-  /** Retry delays go through the injected sleep: recorded, and waited for only a moment. */
+  /**
+   * Retry delays go through the injected sleep: recorded, and waited for only a moment. `retries` are the snapshot
+   * retries (first delay 1500 ms, doubling), told apart from the watch's own re-list delays (1 s, 2 s, 4 s...).
+   */
   function recordingSleep() {
     const delays: number[] = [];
-    return { delays, sleep: async (ms: number) => void (delays.push(ms), await new Promise((r) => setTimeout(r, 5))) };
+    return { retries: () => delays.filter((d) => d % 1500 === 0), sleep: async (ms: number) => void (delays.push(ms), await new Promise((r) => setTimeout(r, 5))) };
   }
 
   before(async () => {
@@ -101,12 +104,14 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     for (let i = 0; i < 96; i++) await client.put(`/registry/secrets/shop/s-${i}`).value(randomBytes(512 * 1024));
     client.close();
   });
+  // Each test has a store of its own: the Backups of one test must not be paired again into the next one's.
+  afterEach(async () => void (await cluster.kubectl(["delete", "backups.velero.io", "--all", "-n", "velero"])));
   after(async () => source?.stop());
 
   it("etcd killed mid-snapshot: the pair ends Failed naming etcd after its retries, nothing is stored; after etcd restarts a new backup pairs", async () => {
     const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
     const store = new FaultyStore(new FilesystemStore(storeDir), { holdAfterBytes: 2 * MiB });
-    const { delays, sleep } = recordingSleep();
+    const { retries, sleep } = recordingSleep();
     const coordinator = startCoordinator({ store, sleep });
     try {
       await backups.create(["etcd-killed"]);
@@ -118,7 +123,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
       const failed = recordIn(storeDir, "etcd-killed")!;
       assert.match(failed.reason!, /^etcd snapshot failed after 3 attempt\(s\): etcd is not reachable/);
       assert.equal(failed.snapshot, undefined);
-      assert.deepEqual(delays, [1000, 2000], "backoff doubles between the attempts");
+      assert.deepEqual(retries(), [1500, 3000], "backoff doubles between the attempts");
       assert.deepEqual(snapshotFiles(storeDir), [], "no snapshot, no partial upload");
       assert.equal((await backups.annotations("etcd-killed"))["twinsnap.dev/pair-state"], "Failed");
 
@@ -142,7 +147,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   it("the store fails mid-upload: retried, never Paired, no partial object; the record ends Failed naming the store", async () => {
     const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
     const store = new FaultyStore(new FilesystemStore(storeDir), { failAfterBytes: 4 * MiB });
-    const { delays, sleep } = recordingSleep();
+    const { retries, sleep } = recordingSleep();
     const coordinator = startCoordinator({ store, sleep });
     try {
       await backups.create(["store-full"]);
@@ -155,7 +160,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     }
     const failed = recordIn(storeDir, "store-full")!;
     assert.equal(store.snapshotUploads, 3, "every attempt uploaded, and failed");
-    assert.deepEqual(delays, [1000, 2000]);
+    assert.deepEqual(retries(), [1500, 3000]);
     assert.match(failed.reason!, /^etcd snapshot failed after 3 attempt\(s\): storing the snapshot failed: writing snapshots\/.*\.db\.gz to file:\/\/.* failed: ENOSPC/);
     assert.equal(failed.state, "Failed", "a Completed backup does not make a failed pair Paired");
     assert.equal(failed.snapshot, undefined);
@@ -165,7 +170,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   it("the store fails once: the retry stores a snapshot that verifies, and the pair is Paired", async () => {
     const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
     const store = new FaultyStore(new FilesystemStore(storeDir), { failAfterBytes: 4 * MiB, failingUploads: 1 });
-    const { delays, sleep } = recordingSleep();
+    const { retries, sleep } = recordingSleep();
     const coordinator = startCoordinator({ store, sleep });
     try {
       await backups.create(["store-hiccup"]);
@@ -177,7 +182,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
       await coordinator.stop();
     }
     assert.equal(store.snapshotUploads, 2);
-    assert.deepEqual(delays, [1000]);
+    assert.deepEqual(retries(), [1500]);
     const record = recordIn(storeDir, "store-hiccup")!;
     assert.deepEqual(snapshotFiles(storeDir), [`${record.backup.uid}.db.gz`]);
     const verified = await twinsnap(["pairs", "verify", "store-hiccup", "--store", `file://${storeDir}`, "--etcdutl", peer("ETCDUTL_BIN")]);
@@ -218,6 +223,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     }
     const names = ["mid-stream", "while-down", "still-running"];
     const records = pairRecords(storeDir);
+    assert.deepEqual(records.map((r) => r.backup.name).sort(), [...names].sort(), "one record per backup");
     for (const name of names) assert.equal(records.filter((r) => r.backup.name === name && r.state === "Paired").length, 1, `${name}: exactly one Paired record`);
     assert.equal(recordIn(storeDir, "mid-stream")!.snapshotTiming, "after-backup");
     assert.equal(recordIn(storeDir, "while-down")!.snapshotTiming, "after-backup");
@@ -231,7 +237,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
     const etcd = endingEarly(connectEtcd({ endpoints: [source.endpoint], dialTimeoutMs: 1000 }), 40);
     const { sleep } = recordingSleep();
-    const coordinator = startCoordinator({ store: new FilesystemStore(storeDir), etcd, sleep, retry: { attempts: 2, firstDelayMs: 1000 } });
+    const coordinator = startCoordinator({ store: new FilesystemStore(storeDir), etcd, sleep, retry: { attempts: 2, firstDelayMs: 1500 } });
     try {
       await backups.create(["short-stream"]);
       await backups.setStatus("short-stream", { phase: "InProgress", startTimestamp: now() });

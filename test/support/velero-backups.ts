@@ -13,6 +13,8 @@ export async function installVelero(cluster: TestCluster, workDir: string): Prom
   await cluster.kubectl(["apply", "-f", join(workDir, "velero-crds.yaml")]);
   await cluster.kubectl(["wait", "--for=condition=Established", "crd/backups.velero.io"]);
   await cluster.kubectl(["create", "namespace", "velero"]);
+  // Established is not yet served: the apiserver answers "storage is (re)initializing" for a moment.
+  await until("Velero's Backups are served", () => cluster.kubectl(["get", "backups.velero.io", "-n", "velero"]).then(() => true, () => false));
 }
 
 /** Waits for a condition, polling; fails with what it waited for. */
