@@ -6,14 +6,20 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
 import type { ObjectStore } from "../store/object-store.js";
+import { BoltRevisionReader } from "./bolt-revision.js";
 
 /** What a stored snapshot is: enough to verify it later and to restore it (JSON, in the pair record). */
 export interface SnapshotRecord {
   store: string;
   key: string;
   compression: "gzip";
-  /** The etcd revision the snapshot holds (the first header of the stream). */
+  /** The etcd revision the snapshot holds: its newest key, as `etcdutl snapshot status` reads it. */
   revision: string;
+  /**
+   * Where `revision` comes from: the snapshot's own keys, or (a database this version cannot read that way)
+   * Status just before the stream, which writes during the stream make too low.
+   */
+  revisionFrom?: "snapshot" | "status-before-stream";
   clusterId: string;
   memberId: string;
   etcdVersion: string;
@@ -98,6 +104,12 @@ class SnapshotBytes extends Transform {
   private announced: number | undefined;
   private readonly dataHash = createHash("sha256");
   private tail = Buffer.alloc(0);
+  private revisions: BoltRevisionReader | undefined;
+
+  /** The revision read from the snapshot's keys, once the stream has ended. */
+  revision(): number | undefined {
+    return this.revisions?.revision();
+  }
 
   constructor() {
     super({ writableObjectMode: true });
@@ -107,7 +119,9 @@ class SnapshotBytes extends Transform {
     this.header ??= chunk.header ?? undefined;
     const blob = chunk.blob ?? Buffer.alloc(0);
     this.announced ??= Number(chunk.remaining_bytes) + blob.length;
+    this.revisions ??= new BoltRevisionReader(this.announced);
     if (blob.length === 0) return done();
+    this.revisions.update(blob);
     this.hash.update(blob);
     this.bytes += blob.length;
     // Everything but the last 32 bytes seen so far is database; those may be the trailer.
@@ -187,7 +201,8 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     store: store.url,
     key,
     compression: "gzip",
-    revision: blobs.header?.revision ?? status.header.revision,
+    revision: String(blobs.revision() ?? status.header.revision),
+    revisionFrom: blobs.revision() !== undefined ? "snapshot" : "status-before-stream",
     clusterId: blobs.header?.cluster_id ?? status.header.cluster_id,
     memberId: blobs.header?.member_id ?? status.header.member_id,
     etcdVersion: status.version,
