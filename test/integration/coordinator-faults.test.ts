@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -60,6 +60,12 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   let work: string;
   let backups: ReturnType<typeof veleroBackups>;
 
+  const stores: string[] = [];
+  const newStore = () => {
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
+    stores.push(dir);
+    return dir;
+  };
   const recordIn = (storeDir: string, name: string): PairRecord | undefined => pairRecords(storeDir).find((r) => r.backup.name === name);
   const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
@@ -106,10 +112,13 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   });
   // Each test has a store of its own: the Backups of one test must not be paired again into the next one's.
   afterEach(async () => void (await cluster.kubectl(["delete", "backups.velero.io", "--all", "-n", "velero"])));
-  after(async () => source?.stop());
+  after(async () => {
+    await source?.stop();
+    for (const dir of [work, ...stores]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it("etcd killed mid-snapshot: the pair ends Failed naming etcd after its retries, nothing is stored; after etcd restarts a new backup pairs", async () => {
-    const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
+    const storeDir = newStore();
     const store = new FaultyStore(new FilesystemStore(storeDir), { holdAfterBytes: 2 * MiB });
     const { retries, sleep } = recordingSleep();
     const coordinator = startCoordinator({ store, sleep });
@@ -145,7 +154,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   });
 
   it("the store fails mid-upload: retried, never Paired, no partial object; the record ends Failed naming the store", async () => {
-    const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
+    const storeDir = newStore();
     const store = new FaultyStore(new FilesystemStore(storeDir), { failAfterBytes: 4 * MiB });
     const { retries, sleep } = recordingSleep();
     const coordinator = startCoordinator({ store, sleep });
@@ -168,7 +177,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   });
 
   it("the store fails once: the retry stores a snapshot that verifies, and the pair is Paired", async () => {
-    const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
+    const storeDir = newStore();
     const store = new FaultyStore(new FilesystemStore(storeDir), { failAfterBytes: 4 * MiB, failingUploads: 1 });
     const { retries, sleep } = recordingSleep();
     const coordinator = startCoordinator({ store, sleep });
@@ -190,7 +199,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   });
 
   it("a coordinator stopped mid-stream and another started: each backup ends with one Paired record and one snapshot; what finished meanwhile is after-backup", async () => {
-    const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
+    const storeDir = newStore();
     const first = new FaultyStore(new FilesystemStore(storeDir), { holdAfterBytes: 2 * MiB });
     const a = startCoordinator({ store: first, concurrency: 1 });
     await backups.create(["mid-stream"]);
@@ -234,7 +243,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   });
 
   it("a stream etcd ends early without an error is never paired: the pair ends Failed with the reason, nothing is stored", async () => {
-    const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-faults-store-"));
+    const storeDir = newStore();
     const etcd = endingEarly(connectEtcd({ endpoints: [source.endpoint], dialTimeoutMs: 1000 }), 40);
     const { sleep } = recordingSleep();
     const coordinator = startCoordinator({ store: new FilesystemStore(storeDir), etcd, sleep, retry: { attempts: 2, firstDelayMs: 1500 } });

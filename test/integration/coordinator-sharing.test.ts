@@ -3,7 +3,7 @@
 // any pair references it. `pairs verify` and `etcd restore --backup` work for every backup of the group.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
@@ -51,6 +51,8 @@ describe("shared snapshots for bursts (real etcd and kube-apiserver)", function 
     await installVelero(cluster, storeDir);
     backups = veleroBackups(cluster, storeDir);
   });
+
+  after(() => storeDir && rmSync(storeDir, { recursive: true, force: true }));
 
   it("10 backups started together with a 30 s window share one snapshot; each has exactly one Paired record", async () => {
     const coordinator = startCoordinator();
@@ -102,7 +104,7 @@ describe("shared snapshots for bursts (real etcd and kube-apiserver)", function 
 
       const verified = await twinsnap(["pairs", "verify", ...remaining, "--store", `file://${storeDir}`, "--etcdutl", peer("ETCDUTL_BIN")]);
       assert.equal(verified.code, 0, verified.stdout + verified.stderr);
-      const dataDir = join(mkdtempSync(join(tmpdir(), "twinsnap-sharing-restore-")), "member");
+      const dataDir = join(storeDir, "restored-member");
       const restored = await twinsnap(["etcd", "restore", "--backup", remaining[0]!, "--store", `file://${storeDir}`, "--name", "test", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")]);
       assert.equal(restored.code, 0, restored.stderr);
       assert.match(restored.stderr, new RegExp(`from file://.*/${key.replace(/\./g, "\\.")} \\(etcd revision ${owner.snapshot!.revision},`));
