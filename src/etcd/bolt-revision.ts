@@ -136,7 +136,10 @@ function readLeaf(bytes: Buffer, base: number): { buckets: Map<string, { root: n
     if (elFlags & BUCKET_ELEMENT) {
       allRevisionKeys = false;
       const root = Number(bytes.readBigUInt64LE(k + ksize));
-      const inline = root === 0 && vsize > HEADER ? readLeaf(bytes, k + ksize + HEADER).newestRevision : undefined;
+      // An inline bucket (small enough to live in its parent) holds its page in the value; an empty "key" bucket
+      // is revision 0 for etcdutl too.
+      const inlinePage = root === 0 && vsize >= 2 * HEADER ? k + ksize + HEADER : undefined;
+      const inline = inlinePage === undefined ? undefined : bytes.readUInt16LE(inlinePage + 10) === 0 ? 0 : readLeaf(bytes, inlinePage).newestRevision;
       buckets.set(bytes.toString("utf8", k, k + ksize), { root, ...(inline !== undefined ? { inlineRevision: inline } : {}) });
     } else if ((ksize === 17 || ksize === 18) && bytes[k + 8] === 0x5f) {
       // mvcc revision keys: 8-byte big-endian main revision, '_', 8-byte sub revision, 't' on a tombstone
