@@ -8,6 +8,7 @@ import { benchPluginExecute } from "./plugin-execute.js";
 import { benchRestoreOrder } from "./restore-order.js";
 import { benchExportApply } from "./export-apply.js";
 import { benchStorePut } from "./store-put.js";
+import { benchEtcdSnapshot, etcdSnapshotBenchOptions, withS3Store } from "./etcd-snapshot.js";
 
 const benches: Record<string, () => Promise<object>> = {
   // Both forms side by side in one run: the node script and the single executable Velero runs.
@@ -19,6 +20,16 @@ const benches: Record<string, () => Promise<object>> = {
   "export-apply": () => benchExportApply(),
   // Needs the S3 server peer (scripts/peers.sh s3-server).
   "store-put": () => benchStorePut(),
+  // etcdctl and twinsnap (file store; S3 with TWINSNAP_BENCH_S3=1) on the same filled etcd, one process per run.
+  "etcd-snapshot": async () => {
+    const opts = etcdSnapshotBenchOptions(process.env);
+    const stopS3 = await withS3Store(opts, process.env);
+    try {
+      return await benchEtcdSnapshot(opts);
+    } finally {
+      await stopS3();
+    }
+  },
 };
 
 const only = process.argv.slice(2);

@@ -16,6 +16,8 @@ export interface CoordinatorCommandOptions {
   etcd: EtcdConnectionOptions;
   store: string;
   concurrency: number;
+  /** Backups started within this window share one snapshot (0: off). */
+  shareWindowMs: number;
   logLevel?: string;
   /** host:port for /metrics, /healthz and /readyz (":8080" listens on every address). */
   metricsAddress: string;
@@ -35,10 +37,10 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const [host, port] = splitAddress(opts.metricsAddress);
   const http = await serveMetrics(metrics, { host, port });
   const etcdSource = etcd ?? { unavailable: "etcd is not reachable from this cluster (managed control plane; --etcd-endpoints none)" };
-  const coordinator = new Coordinator({ client, store, etcd: etcdSource, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, metrics });
+  const coordinator = new Coordinator({ client, store, etcd: etcdSource, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, shareWindowMs: opts.shareWindowMs, metrics });
   const abort = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => abort.abort());
-  log.info("coordinator started", { cluster: connection.source, veleroNamespace: opts.veleroNamespace, store: store.url, etcd: etcd ? opts.etcd.endpoints.join(",") : "none" });
+  log.info("coordinator started", { cluster: connection.source, veleroNamespace: opts.veleroNamespace, store: store.url, etcd: etcd ? opts.etcd.endpoints.join(",") : "none", shareWindowSeconds: opts.shareWindowMs / 1000 });
   try {
     if (opts.leaderElect) {
       const elector = new LeaderElector({ client, namespace: opts.veleroNamespace, name: "twinsnap-coordinator", identity: `${hostname()}_${process.pid}`, log });

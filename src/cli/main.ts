@@ -11,6 +11,7 @@ import { etcdSnapshotCommand } from "./etcd-command.js";
 import { etcdRestoreCommand } from "./etcd-restore-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
 import { ETCD_MEMBER_OPTIONS, etcdTargetFromFlags, restorePlanCommand } from "./restore-plan-command.js";
+import { parseDuration } from "./parse-duration.js";
 import { restoreRunCommand } from "./restore-run-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
@@ -37,7 +38,7 @@ Usage:
                        restore a member from the verified snapshot paired with a backup
   twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
                  [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
-                 [--metrics-address :8080] [--no-leader-elect]
+                 [--share-window 0] [--metrics-address :8080] [--no-leader-elect]
                        pair every Velero backup with a verified etcd snapshot (runs until stopped)
   twinsnap pairs list [--store URL] [-o table|json|yaml]
   twinsnap pairs show BACKUP [--store URL] [-o yaml|json]
@@ -234,6 +235,7 @@ async function runCli(argv: string[]): Promise<number> {
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
           kubeconfig: { type: "string" },
           concurrency: { type: "string", default: "2" },
+          "share-window": { type: "string", default: "0" },
           "log-level": { type: "string" },
           "metrics-address": { type: "string", default: ":8080" },
           "leader-elect": { type: "boolean", default: true },
@@ -245,6 +247,7 @@ async function runCli(argv: string[]): Promise<number> {
         veleroNamespace: values["velero-namespace"]!,
         store: values.store!,
         concurrency: Math.max(1, Number.parseInt(values.concurrency!, 10) || 2),
+        shareWindowMs: parseDuration("--share-window", values["share-window"]!),
         metricsAddress: values["metrics-address"]!,
         leaderElect: values["leader-elect"]! && !values["no-leader-elect"],
         env: process.env,

@@ -43,7 +43,7 @@ export async function pairsListCommand(opts: StoreFlags & { output: OutputFormat
   else {
     const rows = [["BACKUP", "STATE", "VELERO PHASE", "ETCD REVISION", "SNAPSHOT", "STARTED", "SCHEDULE"]];
     for (const r of records) {
-      rows.push([r.backup.name, r.state, r.backup.phase || "-", r.snapshot?.revision ?? (r.etcd ? "unavailable" : "-"), mib(r.snapshot?.storedBytes), r.backup.startTimestamp ?? "-", r.backup.schedule ?? "-"]);
+      rows.push([r.backup.name, r.state, r.backup.phase || "-", r.snapshot?.revision ?? (r.etcd ? "unavailable" : "-"), `${mib(r.snapshot?.storedBytes)}${r.sharedSnapshot ? ` shared with ${r.sharedSnapshot.takenFor.name}` : ""}`, r.backup.startTimestamp ?? "-", r.backup.schedule ?? "-"]);
     }
     io.out(table(rows));
   }

@@ -2,14 +2,17 @@
 // runs. What to do for a backup is decided by pairing.ts; this file does it — list and watch (re-listing after
 // 410 Gone or a broken watch), one backup at a time per uid, a bounded number of snapshots at once, retries with
 // backoff for a recoverable etcd failure, and the record written to the store and mirrored on the Backup.
+// Stopping (the signal of start) stops snapshots mid-stream and every write: a coordinator that lost its lease
+// or is shutting down leaves records as they are, and the next one resumes them (pairing.ts decides how).
 import type { EtcdMaintenance } from "../etcd/etcd-client.js";
-import { saveSnapshot } from "../etcd/snapshot.js";
+import { saveSnapshot, SnapshotAbortedError, type SnapshotRecord } from "../etcd/snapshot.js";
 import type { RawClient } from "../kube/raw-client.js";
 import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairRecord, type PairState } from "./pair-record.js";
 import { nextPairingStep } from "./pairing.js";
-import { readPairRecord, writePairRecord } from "./pair-store.js";
+import { listPairRecords, readPairRecord, writePairRecord } from "./pair-store.js";
+import { chooseSnapshot, type ShareCandidate, type SnapshotTiming } from "./snapshot-sharing.js";
 import type { CoordinatorMetrics } from "./metrics.js";
 
 export interface VeleroBackup {
@@ -47,7 +50,20 @@ export interface CoordinatorOptions {
   /** How often retention runs besides each re-list (default 5 minutes). */
   gcIntervalMs?: number;
   metrics?: CoordinatorMetrics;
+  /**
+   * Backups that Velero starts within this many milliseconds of a snapshot's backup share that snapshot instead of
+   * streaming etcd again (default 0: every backup gets its own).
+   */
+  shareWindowMs?: number;
 }
+
+/** A snapshot this coordinator knows, for sharing: taken (snapshot set) or being taken (result pending). */
+interface KnownSnapshot extends ShareCandidate {
+  snapshot?: SnapshotRecord;
+  result?: Promise<SnapshotRecord | undefined>;
+}
+
+type SnapshotOutcome = { snapshot: SnapshotRecord; shared?: NonNullable<PairRecord["sharedSnapshot"]> } | { error: string } | "stopped";
 
 export const ANNOTATIONS = {
   state: "twinsnap.dev/pair-state",
@@ -64,9 +80,24 @@ export class Coordinator {
   private identity?: Promise<string>;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => Date;
+  private signal?: AbortSignal;
+  /** Snapshots that bursts may share, by store key (only with a share window). */
+  private readonly known = new Map<string, KnownSnapshot>();
+  /** Keys that a reconcile has decided to share and not yet recorded: retention must not remove them meanwhile. */
+  private readonly sharing = new Map<string, number>();
+  private gcPass: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: CoordinatorOptions) {
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    // The default sleep ends early when the coordinator stops: a retry delay must not hold up a shutdown.
+    this.sleep =
+      opts.sleep ??
+      ((ms) =>
+        new Promise((r) => {
+          const signal = this.signal;
+          const stop = () => (clearTimeout(timer), r());
+          const timer = setTimeout(() => (signal?.removeEventListener("abort", stop), r()), ms);
+          signal?.addEventListener("abort", stop, { once: true });
+        }));
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -76,6 +107,7 @@ export class Coordinator {
 
   /** Runs until the signal aborts: list, reconcile everything, watch; again after any break. */
   async start(signal: AbortSignal): Promise<void> {
+    this.signal = signal;
     let delay = 1000;
     const gc = setInterval(() => {
       this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
@@ -100,6 +132,7 @@ export class Coordinator {
   /** Lists the Backups and reconciles each; returns the list's resourceVersion to watch from. */
   async reconcileAll(): Promise<string> {
     const list = await this.listBackups();
+    if ((this.opts.shareWindowMs ?? 0) > 0) await this.learnSnapshots();
     for (const b of list.items) this.enqueue(b);
     await this.collectGarbage(list.items);
     return list.metadata.resourceVersion;
@@ -116,24 +149,61 @@ export class Coordinator {
    * Only this cluster's pairs, and only when no Backup of that name exists: after a cluster is lost, Velero's
    * sync recreates Backups with new uids, and the old pairs are exactly what the new cluster needs.
    */
-  async collectGarbage(backups?: VeleroBackup[]): Promise<void> {
+  collectGarbage(backups?: VeleroBackup[]): Promise<void> {
+    // One pass at a time: two passes counting references from their own listings could each keep a snapshot
+    // for the other's pair, and then nobody would remove it.
+    const pass = this.gcPass.then(() => this.collectGarbageOnce(backups));
+    this.gcPass = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async collectGarbageOnce(backups?: VeleroBackup[]): Promise<void> {
     const live = new Set((backups ?? (await this.listBackups()).items).map((b) => b.metadata.name));
     const identity = await this.clusterIdentity();
     const grace = this.opts.retentionGraceMs ?? 3_600_000;
-    for (const key of await this.opts.store.list("pairs")) {
-      const uid = key.slice("pairs/".length, -".json".length);
+    const { records, damaged } = await listPairRecords(this.opts.store);
+    // Reference counts over every record in the store, any cluster's: a snapshot goes with its last pair.
+    const refs = new Map<string, Set<string>>();
+    const reference = (key: string, uid: string) => refs.set(key, (refs.get(key) ?? new Set()).add(uid));
+    for (const r of records) if (r.snapshot) reference(r.snapshot.key, r.backup.uid);
+    for (const d of damaged) {
+      const uid = d.key.slice("pairs/".length, -".json".length);
+      reference(snapshotKey(uid), uid); // what a damaged record references is unknown: keep at least its own
+      this.opts.log.warn("damaged pair record; retention leaves its snapshot alone", { key: d.key, error: d.error });
+    }
+    for (const record of records) {
+      const uid = record.backup.uid;
       if (this.chains.has(uid)) continue; // being reconciled right now
-      const record = await this.readRecord(uid);
-      if (!record || record.clusterIdentity !== identity || live.has(record.backup.name)) continue;
+      if (record.clusterIdentity !== identity || live.has(record.backup.name)) continue;
       if (!record.orphanedSince) {
         await writePairRecord(this.opts.store, { ...record, orphanedSince: this.now().toISOString() });
         this.opts.log.info("backup deleted; its pair will be removed after the grace period", { backup: record.backup.name, graceSeconds: grace / 1000 });
       } else if (this.now().getTime() - Date.parse(record.orphanedSince) >= grace) {
-        await this.opts.store.delete(snapshotKey(uid));
+        const kept: string[] = [];
+        for (const key of new Set([snapshotKey(uid), ...(record.snapshot ? [record.snapshot.key] : [])])) {
+          refs.get(key)?.delete(uid);
+          if ((refs.get(key)?.size ?? 0) > 0 || this.sharing.has(key)) {
+            kept.push(key);
+            continue;
+          }
+          this.known.delete(key);
+          await this.opts.store.delete(key);
+        }
         await this.opts.store.delete(pairKey(uid));
         this.opts.metrics?.recordRemoved(uid);
-        this.opts.log.info("removed the pair of a deleted backup", { backup: record.backup.name });
+        this.opts.log.info("removed the pair of a deleted backup", { backup: record.backup.name, ...(kept.length ? { snapshotKeptFor: kept.flatMap((k) => [...(refs.get(k) ?? [])]) } : {}) });
       }
+    }
+  }
+
+  /** With a share window: the snapshots already in the store that backups of a burst may share. */
+  private async learnSnapshots(): Promise<void> {
+    const identity = await this.clusterIdentity();
+    for (const r of (await listPairRecords(this.opts.store)).records) {
+      const anchorMs = Date.parse(r.backup.startTimestamp ?? "");
+      if (!r.snapshot || r.sharedSnapshot || r.clusterIdentity !== identity || !r.snapshotTiming || Number.isNaN(anchorMs)) continue;
+      if (this.known.get(r.snapshot.key)?.state === "taking") continue;
+      this.known.set(r.snapshot.key, { key: r.snapshot.key, takenFor: { name: r.backup.name, uid: r.backup.uid }, anchorMs, timing: r.snapshotTiming, state: "taken", snapshot: r.snapshot });
     }
   }
 
@@ -190,25 +260,79 @@ export class Coordinator {
           return this.write(backup, { state: step.thenPair ? "Paired" : "Snapshotting", etcd });
         }
         await this.write(backup, { state: "Snapshotting" });
-        const result = await this.snapshotWithRetries(uid);
-        if ("error" in result) return this.write(backup, { state: "Failed", reason: result.error });
-        return this.write(backup, { state: step.thenPair ? "Paired" : "Snapshotting", snapshot: result.snapshot, snapshotTiming: step.timing });
+        if (this.stopped) return;
+        const outcome = await this.snapshotFor(backup, step.timing);
+        if (outcome === "stopped") return; // the record stays Snapshotting: the next coordinator takes it up
+        if ("error" in outcome) return this.write(backup, { state: "Failed", reason: outcome.error });
+        try {
+          return await this.write(backup, { state: step.thenPair ? "Paired" : "Snapshotting", snapshot: outcome.snapshot, snapshotTiming: step.timing, ...(outcome.shared ? { sharedSnapshot: outcome.shared } : {}) });
+        } finally {
+          if (outcome.shared) this.unshare(outcome.shared.key);
+        }
       }
     }
   }
 
-  private async snapshotWithRetries(uid: string): Promise<{ snapshot: NonNullable<PairRecord["snapshot"]> } | { error: string }> {
+  private get stopped(): boolean {
+    return this.signal?.aborted === true;
+  }
+
+  /**
+   * The backup's snapshot: a shared one when chooseSnapshot finds one in the window, else its own. Deciding and
+   * registering happen without an await in between, so the backups of a burst see each other's snapshots.
+   */
+  private async snapshotFor(backup: VeleroBackup, timing: SnapshotTiming): Promise<SnapshotOutcome> {
+    const uid = backup.metadata.uid;
+    const windowMs = this.opts.shareWindowMs ?? 0;
+    const startMs = Date.parse(backup.status?.startTimestamp ?? "");
+    const decision = chooseSnapshot({ startMs: Number.isNaN(startMs) ? undefined : startMs, timing }, [...this.known.values()].filter((k) => k.takenFor.uid !== uid), windowMs);
+    if (decision.do === "share") {
+      const known = this.known.get(decision.snapshot.key)!;
+      this.sharing.set(known.key, (this.sharing.get(known.key) ?? 0) + 1);
+      const snapshot = known.snapshot ?? (await known.result);
+      if (snapshot && !this.stopped) {
+        this.opts.log.info("sharing a snapshot", { backup: backup.metadata.name, takenFor: known.takenFor.name, why: decision.why });
+        return { snapshot, shared: { key: known.key, takenFor: known.takenFor, windowSeconds: windowMs / 1000 } };
+      }
+      this.unshare(known.key);
+      if (this.stopped) return "stopped";
+      // The snapshot it would have shared failed: take its own.
+    }
+    const key = snapshotKey(uid);
+    const own = this.snapshotWithRetries(uid);
+    if (windowMs > 0 && !Number.isNaN(startMs)) {
+      const entry: KnownSnapshot = { key, takenFor: { name: backup.metadata.name, uid }, anchorMs: startMs, timing, state: "taking" };
+      entry.result = own.then((o) => (typeof o === "object" && "snapshot" in o ? o.snapshot : undefined));
+      this.known.set(key, entry);
+      void entry.result.then((snapshot) => {
+        if (this.known.get(key) !== entry) return;
+        if (snapshot) Object.assign(entry, { state: "taken", snapshot });
+        else this.known.delete(key);
+      });
+    }
+    return own;
+  }
+
+  private unshare(key: string): void {
+    const n = (this.sharing.get(key) ?? 1) - 1;
+    if (n > 0) this.sharing.set(key, n);
+    else this.sharing.delete(key);
+  }
+
+  private async snapshotWithRetries(uid: string): Promise<SnapshotOutcome> {
     const { attempts, firstDelayMs } = this.opts.retry ?? { attempts: 5, firstDelayMs: 2000 };
     await this.slot();
     try {
       for (let attempt = 1; ; attempt++) {
+        if (this.stopped) return "stopped";
         try {
           const started = this.now().getTime();
-          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, snapshotKey(uid), this.now);
+          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, snapshotKey(uid), { now: this.now, ...(this.signal ? { signal: this.signal } : {}) });
           const finished = this.now();
           this.opts.metrics?.snapshotTaken((finished.getTime() - started) / 1000, snapshot.storedBytes, finished);
           return { snapshot };
         } catch (err) {
+          if (err instanceof SnapshotAbortedError) return "stopped";
           const recoverable = (err as { recoverable?: boolean }).recoverable === true;
           const message = (err as Error).message;
           if (!recoverable || attempt >= attempts) return { error: `etcd snapshot failed after ${attempt} attempt(s): ${message}` };
@@ -236,6 +360,7 @@ export class Coordinator {
   }
 
   private async write(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<void> {
+    if (this.stopped) return; // stopping, or no longer the leader: the next coordinator writes
     const record: PairRecord = {
       apiVersion: PAIR_RECORD_API_VERSION,
       kind: "PairRecord",
@@ -246,6 +371,7 @@ export class Coordinator {
       updatedAt: this.now().toISOString(),
     } as PairRecord;
     if (fields.state !== "Failed" && fields.state !== "BackupFailed") delete record.reason;
+    if (!fields.snapshot) delete record.sharedSnapshot;
     await writePairRecord(this.opts.store, record);
     this.opts.metrics?.recordWritten(record);
     await this.mirror(backup, record);

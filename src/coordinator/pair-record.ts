@@ -1,5 +1,6 @@
 // The pair record: one per Velero backup, stored beside its etcd snapshot so that the pair survives the loss
-// of the cluster. Versioned JSON; keys pairs/<backup uid>.json and snapshots/<backup uid>.db.gz.
+// of the cluster. Versioned JSON; keys pairs/<backup uid>.json and snapshots/<backup uid>.db.gz (a pair that shares
+// another backup's snapshot names that key in snapshot.key: always read the key from the record).
 import type { SnapshotRecord } from "../etcd/snapshot.js";
 
 export const PAIR_RECORD_API_VERSION = "twinsnap.dev/v1alpha1";
@@ -38,6 +39,11 @@ export interface PairRecord {
    * holds the Velero backup and says why there is no snapshot, instead of failing.
    */
   etcd?: { available: false; reason: string };
+  /**
+   * Set when `snapshot` was taken for another backup that Velero started within --share-window of this one (a
+   * burst): several pairs then reference one snapshot object, and retention keeps it while any of them does.
+   */
+  sharedSnapshot?: { key: string; takenFor: { name: string; uid: string }; windowSeconds: number };
   /** "during-backup", or "after-backup" when the coordinator only saw the backup once it had finished. */
   snapshotTiming?: "during-backup" | "after-backup";
   coordinatorVersion: string;

@@ -57,7 +57,13 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdMaintenance {
   const clients = opts.endpoints.map((endpoint) => {
     const url = new URL(endpoint);
     if (url.protocol === "https:" && !opts.caFile) throw new Error(`${endpoint} uses TLS: pass the etcd CA (and client certificate and key)`);
-    return { endpoint, client: new Wire.EtcdMaintenance(url.host, credentials, { "grpc.max_receive_message_length": -1 }) as unknown as MaintenanceClient };
+    return { endpoint, client: new Wire.EtcdMaintenance(url.host, credentials, {
+      "grpc.max_receive_message_length": -1,
+      // grpc's default backoff grows to 2 minutes while etcd is down; a coordinator should see it back within the
+      // retries of one snapshot.
+      "grpc.initial_reconnect_backoff_ms": 500,
+      "grpc.max_reconnect_backoff_ms": 5000,
+    }) as unknown as MaintenanceClient };
   });
   const timeout = opts.dialTimeoutMs ?? 5000;
   let chosen: MaintenanceClient | undefined;

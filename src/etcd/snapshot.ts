@@ -1,19 +1,25 @@
 // An etcd snapshot, streamed from Maintenance.Snapshot through sha256 and gzip into a store, in constant memory
 // whatever the database size, then verified by reading back what was stored.
 import { createHash } from "node:crypto";
-import { Transform, type Readable } from "node:stream";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
+import { BoltRevisionReader } from "./bolt-revision.js";
 
 /** What a stored snapshot is: enough to verify it later and to restore it (JSON, in the pair record). */
 export interface SnapshotRecord {
   store: string;
   key: string;
   compression: "gzip";
-  /** The etcd revision the snapshot holds (the first header of the stream). */
+  /** The etcd revision the snapshot holds: its newest key, as `etcdutl snapshot status` reads it. */
   revision: string;
+  /**
+   * Where `revision` comes from: the snapshot's own keys, or (a database this version cannot read that way)
+   * Status just before the stream, which writes during the stream make too low.
+   */
+  revisionFrom?: "snapshot" | "status-before-stream";
   clusterId: string;
   memberId: string;
   etcdVersion: string;
@@ -58,7 +64,97 @@ export class SnapshotIntegrityError extends Error {
   }
 }
 
-export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, key: string, now: () => Date = () => new Date()): Promise<SnapshotRecord> {
+/** etcd's stream ended without error but is not a whole snapshot: short, or its sha256 trailer does not match. */
+export class SnapshotIncompleteError extends Error {
+  override readonly name = "SnapshotIncompleteError";
+  readonly recoverable = true;
+}
+
+/** The store failed while the snapshot streamed into it (disk full, network, permissions). */
+export class SnapshotUploadError extends Error {
+  override readonly name = "SnapshotUploadError";
+  /** The store's own verdict when it gave one (access denied is final, a timeout is not). */
+  readonly recoverable: boolean;
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.recoverable = options.cause instanceof StoreWriteError ? options.cause.recoverable : true;
+  }
+}
+
+/** The caller stopped the snapshot (the coordinator shuts down or lost its lease); nothing was stored. */
+export class SnapshotAbortedError extends Error {
+  override readonly name = "SnapshotAbortedError";
+  readonly recoverable = false;
+}
+
+export interface SaveSnapshotOptions {
+  now?: () => Date;
+  /** Aborting destroys the stream; the store removes its partial object and the call rejects with SnapshotAbortedError. */
+  signal?: AbortSignal;
+}
+
+/** etcd ends every snapshot stream with the sha256 of the database before it (what `etcdutl snapshot restore` checks). */
+const TRAILER_BYTES = 32;
+
+/**
+ * What etcd sent, checked as it passes: the first message announces the database size (remaining_bytes), the last
+ * carries the sha256 of everything before it. A stream that ends short or damaged fails here, so it is never stored.
+ */
+class SnapshotBytes extends Transform {
+  readonly hash = createHash("sha256");
+  bytes = 0;
+  header: SnapshotChunk["header"] | undefined;
+  private announced: number | undefined;
+  private readonly dataHash = createHash("sha256");
+  private tail = Buffer.alloc(0);
+  private revisions: BoltRevisionReader | undefined;
+
+  /** The revision read from the snapshot's keys, once the stream has ended. */
+  revision(): number | undefined {
+    return this.revisions?.revision();
+  }
+
+  constructor() {
+    super({ writableObjectMode: true });
+  }
+
+  override _transform(chunk: SnapshotChunk, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
+    this.header ??= chunk.header ?? undefined;
+    const blob = chunk.blob ?? Buffer.alloc(0);
+    this.announced ??= Number(chunk.remaining_bytes) + blob.length;
+    this.revisions ??= new BoltRevisionReader(this.announced);
+    if (blob.length === 0) return done();
+    this.revisions.update(blob);
+    this.hash.update(blob);
+    this.bytes += blob.length;
+    // Everything but the last 32 bytes seen so far is database; those may be the trailer.
+    if (blob.length >= TRAILER_BYTES) {
+      this.dataHash.update(this.tail);
+      this.dataHash.update(blob.subarray(0, blob.length - TRAILER_BYTES));
+      this.tail = Buffer.from(blob.subarray(blob.length - TRAILER_BYTES));
+    } else {
+      const joined = Buffer.concat([this.tail, blob]);
+      const cut = Math.max(0, joined.length - TRAILER_BYTES);
+      this.dataHash.update(joined.subarray(0, cut));
+      this.tail = Buffer.from(joined.subarray(cut));
+    }
+    done(null, blob);
+  }
+
+  override _flush(done: (err?: Error | null) => void): void {
+    const expected = (this.announced ?? 0) + TRAILER_BYTES;
+    if (this.announced === undefined || this.bytes !== expected) {
+      return done(new SnapshotIncompleteError(`etcd's snapshot stream ended early: ${this.bytes} of ${expected} bytes (database and sha256 trailer)`));
+    }
+    if (!this.dataHash.digest().equals(this.tail)) {
+      return done(new SnapshotIncompleteError(`the snapshot etcd sent does not match its own sha256 trailer (${expected} bytes): the stream was damaged`));
+    }
+    done();
+  }
+}
+
+export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, key: string, options: SaveSnapshotOptions = {}): Promise<SnapshotRecord> {
+  const now = options.now ?? (() => new Date());
   const startedAt = now();
   let status;
   try {
@@ -67,65 +163,66 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     throw new EtcdUnavailableError(`etcd is not reachable: ${(err as Error).message}`, { cause: err });
   }
 
-  const raw = createHash("sha256");
-  let rawBytes = 0;
-  let header: SnapshotChunk["header"] | undefined;
-  // Chunks of the stream become bytes; the hash of what etcd sent is taken on the way.
-  const blobs = new Transform({
-    writableObjectMode: true,
-    transform(chunk: SnapshotChunk, _enc, done) {
-      header ??= chunk.header ?? undefined;
-      if (chunk.blob && chunk.blob.length > 0) {
-        raw.update(chunk.blob);
-        rawBytes += chunk.blob.length;
-        done(null, chunk.blob);
-      } else done();
-    },
-  });
+  const blobs = new SnapshotBytes();
   let stored;
+  // Which side broke first: an etcd error also destroys the store's input and a store error the etcd stream,
+  // so the first error seen tells the operator where to look.
+  let first: { side: "etcd" | "store"; error: Error } | undefined;
+  let putFailure: unknown;
   try {
+    if (options.signal?.aborted) throw new SnapshotAbortedError("stopped before the snapshot started");
     const stream = await client.snapshot();
     const gz = createGzip();
-    // Which side failed first: etcd's stream, or the store (which closes its input when it gives up, and then
-    // the stream reports a premature close that is not etcd's fault).
-    let etcdFailedFirst = false;
-    let storeClosedFirst = false;
-    stream.once("error", () => (etcdFailedFirst = !storeClosedFirst));
-    gz.once("close", () => (storeClosedFirst = !etcdFailedFirst));
-    const body = pipeline(stream, blobs, gz).catch((err: unknown) => {
+    stream.once("error", (error: Error) => (first ??= { side: "etcd", error }));
+    blobs.once("error", (error: Error) => (first ??= { side: "etcd", error }));
+    gz.once("error", (error: Error) => (first ??= { side: "store", error }));
+    const body = pipeline(stream, blobs, gz, ...(options.signal ? [{ signal: options.signal }] : [])).catch((err: unknown) => {
       gz.destroy(err as Error); // make the store's write fail too, so nothing is published
       throw err;
     });
     // Wait for both sides: when the stream breaks, the store must have removed its partial object before we
     // report the failure (a caller may retry at once).
-    const [put, streamed] = await Promise.allSettled([store.put(key, gz), body]);
-    if (streamed.status === "rejected" && (etcdFailedFirst || put.status === "fulfilled")) throw streamed.reason;
-    if (put.status === "rejected") throw put.reason;
-    if (streamed.status === "rejected") throw streamed.reason;
-    stored = put.value;
+    // A store that gives up without consuming its input would leave the stream waiting: stop it here too.
+    const putting = store.put(key, gz).catch((err: unknown) => {
+      gz.destroy(err as Error);
+      throw err;
+    });
+    const [put, streamed] = await Promise.allSettled([putting, body]);
+    if (put.status === "rejected") putFailure = put.reason;
+    if (streamed.status === "fulfilled" && put.status === "fulfilled") stored = put.value;
+    else throw (streamed.status === "rejected" ? streamed.reason : undefined) ?? putFailure;
   } catch (err) {
     await store.delete(key).catch(() => undefined);
-    // A StoreWriteError here is the store's own failure (denied, unreachable), not etcd's.
-    if (err instanceof StoreWriteError) throw new SnapshotStreamError(`storing the snapshot failed: ${err.message}`, { cause: err, recoverable: err.recoverable });
-    throw new SnapshotStreamError(`the snapshot stream from etcd broke: ${(err as Error).message}`, { cause: err });
+    if (options.signal?.aborted || err instanceof SnapshotAbortedError) throw new SnapshotAbortedError(`the snapshot into ${store.url}/${key} was stopped; nothing was stored`, { cause: err });
+    if (first?.side === "store") {
+      const cause = putFailure ?? first.error;
+      throw new SnapshotUploadError(`storing the snapshot failed: ${(cause as Error).message}`, { cause });
+    }
+    throw new SnapshotStreamError(`the snapshot stream from etcd broke: ${(first?.error ?? (err as Error)).message}`, { cause: first?.error ?? err });
   }
   const record: SnapshotRecord = {
     store: store.url,
     key,
     compression: "gzip",
-    revision: header?.revision ?? status.header.revision,
-    clusterId: header?.cluster_id ?? status.header.cluster_id,
-    memberId: header?.member_id ?? status.header.member_id,
+    revision: String(blobs.revision() ?? status.header.revision),
+    revisionFrom: blobs.revision() !== undefined ? "snapshot" : "status-before-stream",
+    clusterId: blobs.header?.cluster_id ?? status.header.cluster_id,
+    memberId: blobs.header?.member_id ?? status.header.member_id,
     etcdVersion: status.version,
     dbSizeBytes: Number(status.dbSize),
-    snapshotBytes: rawBytes,
-    snapshotSha256: raw.digest("hex"),
+    snapshotBytes: blobs.bytes,
+    snapshotSha256: blobs.hash.digest("hex"),
     storedBytes: stored.size,
     storedSha256: stored.sha256,
     startedAt: startedAt.toISOString(),
     finishedAt: now().toISOString(),
   };
-  await verifyStoredSnapshot(store, record);
+  try {
+    await verifyStoredSnapshot(store, record);
+  } catch (err) {
+    await store.delete(key).catch(() => undefined); // a snapshot that does not read back must not look like one
+    throw err;
+  }
   return record;
 }
 

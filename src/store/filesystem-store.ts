@@ -9,6 +9,8 @@ import { pipeline } from "node:stream/promises";
 import { checkKey, ObjectNotFoundError, StoreWriteError, type ObjectStore, type PutResult } from "./object-store.js";
 
 const PARTIAL = ".partial-";
+// Errors a retry cannot fix without someone changing the directory; a full disk may be freed (retention).
+const PERMANENT = new Set(["EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR"]);
 
 export class FilesystemStore implements ObjectStore {
   readonly url: string;
@@ -40,7 +42,7 @@ export class FilesystemStore implements ObjectStore {
       return { size, sha256: hash.digest("hex") };
     } catch (err) {
       await rm(partial, { force: true });
-      throw new StoreWriteError(this.url, key, { cause: err });
+      throw new StoreWriteError(this.url, key, { cause: err, recoverable: !PERMANENT.has((err as NodeJS.ErrnoException).code ?? "") });
     }
   }
 

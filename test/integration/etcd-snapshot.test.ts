@@ -2,6 +2,7 @@
 // and it restores into a new member that holds the same keys at the recorded revision.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,28 @@ describe("etcd snapshots on a real etcd", function () {
     assert.match(record.snapshotSha256, /^[0-9a-f]{64}$/);
     assert.ok(record.storedBytes < record.snapshotBytes, "gzip-compressed");
     assert.deepEqual(readdirSync(join(storeDir, "snapshots")).sort(), ["first.db.gz", "first.json"]);
+  });
+
+  it("records the revision the snapshot holds even while etcd is written to during the stream (as etcdutl reads it)", async () => {
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    // Enough data that the stream takes a while, big values on overflow pages, then writes all along the stream.
+    for (let i = 0; i < 40; i++) await client.put(`/registry/secrets/shop/big-${i}`).value(randomBytes(400 * 1024));
+    let writing = true;
+    let writes = 0;
+    const writer = (async () => {
+      while (writing) await client.put(`/registry/leases/kube-node-lease/node-${writes++ % 20}`).value(randomBytes(300));
+    })();
+    try {
+      const { stdout } = await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", `file://${storeDir}`, "--name", "busy", "--etcdutl", peer("ETCDUTL_BIN")]);
+      const record = JSON.parse(stdout);
+      assert.equal(record.revisionFrom, "snapshot");
+      assert.equal(record.etcdutl.revision, Number(record.revision), "etcdutl reads the recorded revision");
+    } finally {
+      writing = false;
+      await writer;
+      client.close();
+    }
+    assert.ok(writes > 0);
   });
 
   it("twinsnap etcd restore: a new member holds the same keys, with the revision bumped and compacted", async () => {

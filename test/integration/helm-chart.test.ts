@@ -69,4 +69,10 @@ describe("the Helm chart", function () {
     assert.match(rendered, /--etcd-endpoints=none/);
     assert.doesNotMatch(rendered, /etcd-certs/);
   });
+
+  it("shares snapshots for bursts with coordinator.shareWindow (off by default), and refuses a window without a unit", async () => {
+    assert.match(await helm(["template", "dr", CHART, "--namespace", "velero"]), /--share-window=0$/m);
+    assert.match(await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.shareWindow=30s"]), /--share-window=30s$/m);
+    await assert.rejects(helm(["template", "dr", CHART, "--set-string", "coordinator.shareWindow=30"]), /values don't meet the specifications of the schema|does not match pattern/);
+  });
 });

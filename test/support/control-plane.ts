@@ -84,7 +84,7 @@ function httpsGet(url: string, token: string): Promise<number> {
   });
 }
 
-async function startEtcd(dir: string, dataDir: string, clientPort: number, peerPort: number): Promise<ChildProcess> {
+async function startEtcd(dir: string, dataDir: string, clientPort: number, peerPort: number, extraArgs: string[] = []): Promise<ChildProcess> {
   const url = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const child = startProcess(dir, "etcd", peer("ETCD_BIN"), [
@@ -96,21 +96,45 @@ async function startEtcd(dir: string, dataDir: string, clientPort: number, peerP
     `--initial-advertise-peer-urls=${peerUrl}`,
     `--initial-cluster=test=${peerUrl}`,
     "--log-level=warn",
+    ...extraArgs,
   ]);
   await waitFor("etcd", async () => (await fetch(`${url}/health`)).ok, 30_000, join(dir, "etcd.log"));
   return child;
 }
 
+export interface StandaloneEtcd {
+  endpoint: string;
+  dir: string;
+  dataDir: string;
+  /** SIGKILL, as a crash or an OOM kill would: no graceful shutdown, the data directory as it is. */
+  kill(): Promise<void>;
+  /** Starts etcd again on the same data directory and ports (after kill). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /** A single etcd member on loopback, for snapshot tests. */
-export async function startStandaloneEtcd(name: string): Promise<{ endpoint: string; dir: string; dataDir: string; stop(): Promise<void> }> {
+export async function startStandaloneEtcd(name: string): Promise<StandaloneEtcd> {
   const dir = mkdtempSync(join(tmpdir(), `twinsnap-${name}-`));
   const dataDir = join(dir, "etcd-data");
   const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const child = await startEtcd(dir, dataDir, clientPort, peerPort);
+  let child: ChildProcess | undefined = await startEtcd(dir, dataDir, clientPort, peerPort);
   return {
     endpoint: `http://127.0.0.1:${clientPort}`,
     dir,
     dataDir,
+    async kill() {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = new Promise<void>((r) => running.once("exit", () => r()));
+      running.kill("SIGKILL");
+      await exited;
+    },
+    async restart() {
+      await stopProcess(child);
+      child = await startEtcd(dir, dataDir, clientPort, peerPort);
+    },
     async stop() {
       await stopProcess(child);
       const { rmSync } = await import("node:fs");
@@ -120,9 +144,9 @@ export async function startStandaloneEtcd(name: string): Promise<{ endpoint: str
 }
 
 /** etcd on an existing data directory (e.g. one restored from a snapshot). */
-export async function startEtcdOn(dir: string, dataDir: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+export async function startEtcdOn(dir: string, dataDir: string, extraArgs: string[] = []): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const child = await startEtcd(dir, dataDir, clientPort, peerPort);
+  const child = await startEtcd(dir, dataDir, clientPort, peerPort, extraArgs);
   return { endpoint: `http://127.0.0.1:${clientPort}`, stop: () => stopProcess(child) };
 }
 

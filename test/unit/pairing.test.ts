@@ -17,6 +17,7 @@ describe("pairing decisions", () => {
     ["Completed", record("Snapshotting", true), "mark-paired"],
     ["PartiallyFailed", record("Snapshotting", true), "mark-paired"],
     ["Completed", undefined, "snapshot:after-backup"], // the coordinator was down while the backup ran
+    ["Completed", record("Snapshotting"), "snapshot:after-backup"], // stopped mid-stream; the backup finished meanwhile
     ["Completed", record("Paired", true), "nothing"],
     ["Failed", record("Snapshotting", true), "mark-backup-failed"],
     ["FailedValidation", undefined, "mark-backup-failed"],

@@ -3,28 +3,63 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { createHash, randomBytes } from "node:crypto";
+import { Readable, Transform } from "node:stream";
 import type { EtcdMaintenance } from "../../src/etcd/etcd-client.js";
-import { saveSnapshot, SnapshotIntegrityError, SnapshotStreamError, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
+import { saveSnapshot, SnapshotAbortedError, SnapshotIntegrityError, SnapshotStreamError, SnapshotUploadError, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 import { StoreWriteError, type ObjectStore } from "../../src/store/object-store.js";
 
 const header = { revision: "42", cluster_id: "c1", member_id: "m1" };
 
-/** An etcd client whose snapshot stream sends `chunks` and then, if asked, fails. */
-function fakeEtcd(chunks: Buffer[], failAfter?: number): EtcdMaintenance {
+/**
+ * An etcd client whose snapshot stream is framed as etcd frames it (server/etcdserver/api/v3rpc/maintenance.go): a
+ * first message announcing the size, the database in chunks, then its sha256 as the last blob. `failAfter` breaks
+ * the stream with an error before that chunk; `endAfter` ends it cleanly there (a stream cut short); `damage`
+ * flips a byte of the database on the way.
+ */
+function fakeEtcd(chunks: Buffer[], opts: { failAfter?: number; endAfter?: number; damage?: boolean } = {}): EtcdMaintenance {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const trailer = createHash("sha256").update(Buffer.concat(chunks)).digest();
   return {
-    status: async () => ({ header, version: "3.6.16", dbSize: "4096", leader: "m1", errors: [] }),
+    status: async () => ({ header, version: "3.6.16", dbSize: String(total), leader: "m1", errors: [] }),
     snapshot: async () =>
       Readable.from(
         (async function* () {
-          for (const [i, blob] of chunks.entries()) {
-            if (failAfter !== undefined && i === failAfter) throw new Error("14 UNAVAILABLE: connection reset");
-            yield { header, remaining_bytes: "0", blob };
+          yield { header, remaining_bytes: String(total), blob: Buffer.alloc(0) };
+          let sent = 0;
+          for (const [i, chunk] of chunks.entries()) {
+            if (opts.failAfter === i) throw new Error("14 UNAVAILABLE: connection reset");
+            if (opts.endAfter === i) return;
+            sent += chunk.length;
+            const blob = opts.damage && i === 0 ? Buffer.concat([Buffer.from([chunk[0]! ^ 1]), chunk.subarray(1)]) : chunk;
+            yield { header, remaining_bytes: String(total - sent), blob };
           }
+          yield { header, remaining_bytes: "0", blob: trailer };
         })(),
       ),
     close: () => undefined,
+  };
+}
+
+/** A store whose snapshot writes fail after `limit` bytes, as a full disk does. */
+function storeFailingAfter(inner: FilesystemStore, limit: number): ObjectStore {
+  return {
+    url: inner.url,
+    put: (key, body) => {
+      let n = 0;
+      const cut = new Transform({
+        transform(chunk: Buffer, _e, done) {
+          n += chunk.length;
+          done(n > limit ? new Error("ENOSPC: no space left on device") : null, chunk);
+        },
+      });
+      return inner.put(key, body.pipe(cut));
+    },
+    get: (key) => inner.get(key),
+    head: (key) => inner.head(key),
+    list: (prefix) => inner.list(prefix),
+    delete: (key) => inner.delete(key),
   };
 }
 
@@ -35,7 +70,7 @@ describe("snapshot store writes", () => {
     const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
     const record = await saveSnapshot(fakeEtcd(chunks), store, "snapshots/a.db.gz");
     assert.equal(record.revision, "42");
-    assert.equal(record.snapshotBytes, 64 * 64 * 1024);
+    assert.equal(record.snapshotBytes, 64 * 64 * 1024 + 32, "the database and etcd's sha256 trailer");
     assert.deepEqual(await store.list("snapshots"), ["snapshots/a.db.gz"]);
   });
 
@@ -43,7 +78,40 @@ describe("snapshot store writes", () => {
     const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
     const store = new FilesystemStore(dir);
     const chunks = Array.from({ length: 16 }, () => Buffer.alloc(64 * 1024, 7));
-    await assert.rejects(saveSnapshot(fakeEtcd(chunks, 8), store, "snapshots/b.db.gz"), (e: unknown) => e instanceof SnapshotStreamError && /connection reset/.test(e.message));
+    await assert.rejects(saveSnapshot(fakeEtcd(chunks, { failAfter: 8 }), store, "snapshots/b.db.gz"), (e: unknown) => e instanceof SnapshotStreamError && /connection reset/.test(e.message));
+    assert.deepEqual(readdirSync(join(dir, "snapshots")), []);
+  });
+
+  it("a stream that etcd ends early without an error is not a snapshot: nothing is stored", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
+    const store = new FilesystemStore(dir);
+    const chunks = Array.from({ length: 16 }, (_, i) => Buffer.alloc(32 * 1024, i));
+    await assert.rejects(saveSnapshot(fakeEtcd(chunks, { endAfter: 9 }), store, "snapshots/short.db.gz"), (e: unknown) => e instanceof SnapshotStreamError && e.recoverable && /ended early: 294912 of 524320 bytes/.test(e.message));
+    assert.deepEqual(readdirSync(join(dir, "snapshots")), []);
+  });
+
+  it("a stream whose bytes do not match etcd's sha256 trailer is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
+    const store = new FilesystemStore(dir);
+    const chunks = Array.from({ length: 4 }, (_, i) => Buffer.alloc(32 * 1024, i));
+    await assert.rejects(saveSnapshot(fakeEtcd(chunks, { damage: true }), store, "snapshots/damaged.db.gz"), /does not match its own sha256 trailer/);
+    assert.deepEqual(readdirSync(join(dir, "snapshots")), []);
+  });
+
+  it("a store that fails mid-upload is named as the cause, and leaves no partial object", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
+    const chunks = Array.from({ length: 32 }, () => randomBytes(32 * 1024));
+    await assert.rejects(saveSnapshot(fakeEtcd(chunks), storeFailingAfter(new FilesystemStore(dir), 100_000), "snapshots/full.db.gz"), (e: unknown) => e instanceof SnapshotUploadError && e.recoverable && /storing the snapshot failed: writing snapshots\/full.db.gz .*ENOSPC/.test(e.message));
+    assert.deepEqual(readdirSync(join(dir, "snapshots")), []);
+  });
+
+  it("an aborted snapshot stops the stream and stores nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
+    const abort = new AbortController();
+    const chunks = Array.from({ length: 64 }, () => randomBytes(32 * 1024));
+    const inner = new FilesystemStore(dir);
+    const store: ObjectStore = { ...storeFailingAfter(inner, Infinity), put: (key, body) => (body.once("data", () => abort.abort()), inner.put(key, body)) };
+    await assert.rejects(saveSnapshot(fakeEtcd(chunks), store, "snapshots/stopped.db.gz", { signal: abort.signal }), (e: unknown) => e instanceof SnapshotAbortedError && !e.recoverable);
     assert.deepEqual(readdirSync(join(dir, "snapshots")), []);
   });
 
@@ -63,7 +131,7 @@ describe("snapshot store writes", () => {
     };
     const chunks = Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 1));
     await assert.rejects(saveSnapshot(fakeEtcd(chunks), denied, "snapshots/d.db.gz"), (e: unknown) => {
-      assert.ok(e instanceof SnapshotStreamError);
+      assert.ok(e instanceof SnapshotUploadError);
       assert.match(e.message, /^storing the snapshot failed: writing snapshots\/d.db.gz to s3:\/\/bucket\/p failed: Access Denied/);
       assert.equal(e.recoverable, false, "no retry for a denied write");
       return true;
