@@ -11,6 +11,8 @@ import { checkKey, ObjectNotFoundError, StoreWriteError, type ObjectStore, type 
 const PARTIAL = ".partial-";
 // Errors a retry cannot fix without someone changing the directory; a full disk may be freed (retention).
 const PERMANENT = new Set(["EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR"]);
+/** A partial file untouched this long was left by a writer that died (a live write touches it continuously). */
+const ABANDONED_PARTIAL_MS = 15 * 60_000;
 
 export class FilesystemStore implements ObjectStore {
   readonly url: string;
@@ -27,6 +29,7 @@ export class FilesystemStore implements ObjectStore {
     try {
       // Snapshots hold every Secret of the cluster: readable by the coordinator's user only.
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await this.removeAbandonedPartials(path);
       const tap = new Transform({
         transform(chunk: Buffer, _enc, done) {
           hash.update(chunk);
@@ -43,6 +46,18 @@ export class FilesystemStore implements ObjectStore {
     } catch (err) {
       await rm(partial, { force: true });
       throw new StoreWriteError(this.url, key, { cause: err, recoverable: !PERMANENT.has((err as NodeJS.ErrnoException).code ?? "") });
+    }
+  }
+
+  /** A writer killed mid-put (SIGKILL, node lost) cannot clean up: the next put of the same key does. */
+  private async removeAbandonedPartials(path: string): Promise<void> {
+    const prefix = `${path.slice(dirname(path).length + 1)}${PARTIAL}`;
+    const cutoff = Date.now() - ABANDONED_PARTIAL_MS;
+    for (const name of await readdir(dirname(path))) {
+      if (!name.startsWith(prefix)) continue;
+      const file = join(dirname(path), name);
+      const s = await stat(file).catch(() => undefined);
+      if (s && s.mtimeMs < cutoff) await rm(file, { force: true });
     }
   }
 

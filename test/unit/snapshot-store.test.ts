@@ -157,3 +157,22 @@ describe("filesystem store permissions", () => {
     assert.equal(statSync(join(dir, "root", "snapshots")).mode & 0o777, 0o700);
   });
 });
+
+describe("filesystem store after a writer was killed", () => {
+  it("the next put of the key removes the partial file a dead writer left, and keeps one still being written", async () => {
+    const { mkdirSync, utimesSync } = await import("node:fs");
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
+    mkdirSync(join(dir, "snapshots"));
+    const abandoned = join(dir, "snapshots", "u1.db.gz.partial-dead0001");
+    writeFileSync(abandoned, "half a snapshot");
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(abandoned, anHourAgo, anHourAgo);
+    writeFileSync(join(dir, "snapshots", "u1.db.gz.partial-live0002"), "being written right now");
+    writeFileSync(join(dir, "snapshots", "u2.db.gz.partial-dead0003"), "another key's");
+    utimesSync(join(dir, "snapshots", "u2.db.gz.partial-dead0003"), anHourAgo, anHourAgo);
+
+    await new FilesystemStore(dir).put("snapshots/u1.db.gz", Readable.from([Buffer.from("whole snapshot")]));
+
+    assert.deepEqual(readdirSync(join(dir, "snapshots")).sort(), ["u1.db.gz", "u1.db.gz.partial-live0002", "u2.db.gz.partial-dead0003"]);
+  });
+});
