@@ -10,7 +10,7 @@ const NAMESPACED = [
   "configmaps", "secrets", "serviceaccounts", "services", "persistentvolumeclaims", "pods", "deployments.apps", "statefulsets.apps",
   "daemonsets.apps", "jobs.batch", "cronjobs.batch", "ingresses.networking.k8s.io", "networkpolicies.networking.k8s.io",
   "roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io", "poddisruptionbudgets.policy",
-  "horizontalpodautoscalers.autoscaling", "widgets.example.com", "databases.platform.example.com",
+  "horizontalpodautoscalers.autoscaling", "endpointslices.discovery.k8s.io", "widgets.example.com", "databases.platform.example.com",
 ];
 const CLUSTER = [
   "namespaces", "persistentvolumes", "storageclasses.storage.k8s.io", "priorityclasses.scheduling.k8s.io", "ingressclasses.networking.k8s.io",
