@@ -54,12 +54,13 @@ export class VeleroCli {
     return (await this.run(["restore", "logs", name])).stdout;
   }
 
+  /** `velero backup describe NAME --details`, without the colours it prints. */
   async backupDescribe(name: string): Promise<string> {
-    return (await this.run(["backup", "describe", name, "--details"])).stdout;
+    return withoutColours((await this.run(["backup", "describe", name, "--details"])).stdout);
   }
 
   async restoreDescribe(name: string): Promise<string> {
-    return (await this.run(["restore", "describe", name, "--details"])).stdout;
+    return withoutColours((await this.run(["restore", "describe", name, "--details"])).stdout);
   }
 
   async pluginGet(): Promise<string> {
@@ -85,4 +86,9 @@ export class VeleroCli {
       raw: obj,
     };
   }
+}
+
+function withoutColours(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
