@@ -166,11 +166,13 @@ export class VeleroServer {
 
   /** Waits until this server lists backup `name`: on another cluster, once its sync found it in the bucket. */
   async waitForBackup(name: string, timeoutMs = 120_000): Promise<void> {
+    const started = Date.now();
     await waitUntil(
       `backup ${name} synced from the bucket into ${this.opts.cluster.name}`,
       async () => (await this.opts.cluster.kubectl(["get", "backups.velero.io", "-n", this.namespace, "-o", "name"])).split("\n").includes(`backup.velero.io/${name}`),
       { timeoutMs, intervalMs: 500 },
     );
+    if (process.env.TWINSNAP_E2E_VERBOSE === "1") process.stderr.write(`    [e2e] ${((Date.now() - started) / 1000).toFixed(1)} s  backup ${name} synced into ${this.opts.cluster.name}\n`);
   }
 
   async stop(): Promise<void> {
