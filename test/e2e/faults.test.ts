@@ -8,6 +8,7 @@ import { useE2eEnvironment } from "./support/e2e-environment.js";
 import { parseLog, twinsnapLines } from "./support/velero-log.js";
 import type { VeleroServer } from "./support/velero-server.js";
 import type { ProcessInfo } from "./support/processes.js";
+import { BEFORE_ITEMS_DONE_PHASES, FINISHED_PHASES } from "./support/velero-cli.js";
 import { waitUntil } from "./support/wait.js";
 
 const PREFIX = "faults";
@@ -61,18 +62,23 @@ describe("faults, with the real Velero server and twinsnap", function () {
     await velero.cli.run(["backup", "create", "interrupted", "--include-namespaces", "bulk", "--snapshot-volumes=false"]);
     // Deterministic: the kill lands while items are being processed, as the Backup's own progress shows.
     let victim: ProcessInfo | undefined;
-    await waitUntil("the backup InProgress with items done and twinsnap running", async () => {
-      const status = await velero.cli.backupStatus("interrupted");
-      assert.ok(status.phase === "New" || status.phase === "InProgress", `the backup ended (${status.phase}) before the kill: make it larger`);
-      const done = status.raw.status?.progress?.itemsBackedUp ?? 0;
-      victim = velero.twinsnapProcesses()[0];
-      return status.phase === "InProgress" && done >= 50 && victim !== undefined;
-    }, { intervalMs: 50 });
+    let endedEarly: string | undefined;
+    await waitUntil(
+      "the backup InProgress with items done and twinsnap running",
+      async () => {
+        const status = await velero.cli.backupStatus("interrupted");
+        if (!BEFORE_ITEMS_DONE_PHASES.has(status.phase)) endedEarly = status.phase;
+        const done = status.raw.status?.progress?.itemsBackedUp ?? 0;
+        victim = velero.twinsnapProcesses()[0];
+        return status.phase === "InProgress" && done >= 50 && victim !== undefined;
+      },
+      { intervalMs: 50, failIf: () => endedEarly && `the backup ended (${endedEarly}) before the kill: make it larger than ${BULK} items` },
+    );
     process.kill(victim!.pid, "SIGKILL");
 
     await waitUntil("the interrupted backup finished", async () => {
       const { phase } = await velero.cli.backupStatus("interrupted");
-      return !["New", "InProgress", "WaitingForPluginOperations", "Finalizing"].includes(phase) && phase;
+      return FINISHED_PHASES.has(phase) && phase;
     });
     assert.ok(velero.running, "the Velero server is still running");
     const status = await velero.cli.backupStatus("interrupted");

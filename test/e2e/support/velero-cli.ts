@@ -7,6 +7,12 @@ import { runCommand, type CommandResult, type E2eCluster } from "./cluster.js";
 
 export type VeleroPhase = "New" | "InProgress" | "WaitingForPluginOperations" | "Finalizing" | "Completed" | "PartiallyFailed" | "Failed" | "FailedValidation" | string;
 
+/** The phases a Backup or Restore ends in (before them: New, Queued, ReadyToStart, InProgress, WaitingFor..., Finalizing...). */
+export const FINISHED_PHASES: ReadonlySet<string> = new Set(["Completed", "PartiallyFailed", "Failed", "FailedValidation"]);
+
+/** Phases before Velero has processed the items (a plugin killed then lands mid-backup). */
+export const BEFORE_ITEMS_DONE_PHASES: ReadonlySet<string> = new Set(["New", "Queued", "ReadyToStart", "InProgress"]);
+
 export interface VeleroRunStatus {
   phase: VeleroPhase;
   errors: number;
