@@ -188,6 +188,10 @@ describe("Velero backup and restore with twinsnap, through the real server and C
       assert.equal(status.phase, "Completed", `${status.phase}:\n${await targetVelero.cli.restoreDescribe(RESTORE)}`);
       assert.equal(status.errors, 0);
       assert.deepEqual(twinsnapLines(logs).filter((l) => l.level === "error" || l.level === "warning").map((l) => l.raw), []);
+      assert.ok(
+        twinsnapLines(logs).some((l) => l.msg === "not restoring item" && /ConfigMap team-04\/kube-root-ca\.crt/.test(l.raw)),
+        "twinsnap's restore action ran: the target publishes its own kube-root-ca.crt",
+      );
     });
 
     it("restores every object of the corpus with its content intact", async () => {

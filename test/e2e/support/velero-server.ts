@@ -97,7 +97,8 @@ export class VeleroServer {
       "--plugin-dir", pluginDir,
       "--metrics-address", `127.0.0.1:${await freePort()}`,
       "--profiler-address", `127.0.0.1:${await freePort()}`,
-      // The target cluster finds backups in the bucket by this sync (default every minute).
+      // Velero's sync of backups from the bucket runs at start and then at most once a minute (hard-coded);
+      // a short period makes every one of those runs sync, instead of every fifth by default.
       "--backup-sync-period", "3s",
       ...(opts.serverArgs ?? []),
     ];
@@ -115,9 +116,22 @@ export class VeleroServer {
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     const server = new VeleroServer(opts, child, logPath, pluginDir);
-    await server.cli.run([
-      "backup-location", "create", "default", "--default", "--provider", "aws", "--bucket", opts.store.bucket, "--prefix", opts.prefix,
-      "--config", `region=us-east-1,s3ForcePathStyle=true,s3Url=${opts.store.url}`,
+    try {
+      await server.ready();
+    } catch (err) {
+      await server.stop(); // not handed to the caller: nobody else would stop it
+      throw err;
+    }
+    return server;
+  }
+
+  /** BackupStorageLocation `default`, created with the CLI as a user does, Available. */
+  private async ready(): Promise<void> {
+    const { cluster, namespace, store, prefix } = this.opts;
+    const logPath = this.logPath;
+    await this.cli.run([
+      "backup-location", "create", "default", "--default", "--provider", "aws", "--bucket", store.bucket, "--prefix", prefix,
+      "--config", `region=us-east-1,s3ForcePathStyle=true,s3Url=${store.url}`,
     ]);
     await waitUntil(
       `BackupStorageLocation ${namespace}/default Available on ${cluster.name} (server log: ${logPath})`,
@@ -126,9 +140,8 @@ export class VeleroServer {
         if (bsl.status?.phase === "Available") return true;
         throw new Error(`phase ${bsl.status?.phase ?? "(none)"} ${bsl.status?.message ?? ""}`);
       },
-      { timeoutMs: 120_000, intervalMs: 500, failIf: () => (server.running ? undefined : `velero server exited; last lines of ${logPath}:\n${server.logTail(5)}`) },
+      { timeoutMs: 120_000, intervalMs: 500, failIf: () => (this.running ? undefined : `velero server exited; last lines of ${logPath}:\n${this.logTail(5)}`) },
     );
-    return server;
   }
 
   get namespace(): string {
