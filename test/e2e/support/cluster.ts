@@ -1,6 +1,7 @@
 // A cluster of an end-to-end test: a real control plane on loopback (test/support/control-plane.ts) and the
 // real kubectl pointed at it, with stdin for `apply -f -`.
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { startControlPlane, type ControlPlane } from "../../support/control-plane.js";
 import { peer } from "../../support/peers.js";
 
@@ -58,8 +59,26 @@ export interface E2eCluster {
   apply(objects: readonly object[]): Promise<string>;
 }
 
+/**
+ * A control plane, started again (on new ports) when a port it was given was taken before it could bind it:
+ * free ports are found by binding port 0 and closing it, and on a busy machine any outgoing connection may take
+ * that port first.
+ */
+async function startControlPlaneOnFreePorts(name: string, withControllerManager: boolean, attempts = 3): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlane({ name, withControllerManager });
+    } catch (err) {
+      const log = /see (\S+\.log)/.exec((err as Error).message)?.[1];
+      const portTaken = log !== undefined && existsSync(log) && /bind: address already in use/.test(readFileSync(log, "utf8"));
+      if (!portTaken || attempt >= attempts) throw err;
+      process.stderr.write(`    [e2e] control plane ${name}: a port was taken before it bound it (${log}); starting again\n`);
+    }
+  }
+}
+
 export async function startCluster(name: string, opts: { withControllerManager?: boolean } = {}): Promise<E2eCluster> {
-  const controlPlane = await startControlPlane({ name, withControllerManager: opts.withControllerManager ?? true });
+  const controlPlane = await startControlPlaneOnFreePorts(name, opts.withControllerManager ?? true);
   const kubectl = async (args: readonly string[], o: { input?: string } = {}) =>
     (await runCommand(peer("KUBECTL_BIN"), ["--kubeconfig", controlPlane.kubeconfigPath, ...args], { ...(o.input !== undefined ? { input: o.input } : {}), label: `kubectl ${args.join(" ")} (cluster ${name})` })).stdout;
   return {
