@@ -64,9 +64,10 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logHint: string): Promise<void> {
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logHint: string, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`${what} exited before it was ready; see ${logHint}`);
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -202,8 +203,15 @@ export async function startControlPlane(opts: { name: string; withControllerMana
       "",
     ].join("\n"),
   );
-  const apiserverReady = () => waitFor("kube-apiserver", async () => (await httpsGet(`${server}/readyz`, token)) === 200, 90_000, join(dir, "kube-apiserver.log"));
-  await apiserverReady();
+  const apiserverReady = () => waitFor("kube-apiserver", async () => (await httpsGet(`${server}/readyz`, token)) === 200, 90_000, join(dir, "kube-apiserver.log"), apiserver);
+  try {
+    await apiserverReady();
+  } catch (err) {
+    // Nobody gets a handle to stop them: stop them here (a port taken before the apiserver bound it, say).
+    await stopProcess(apiserver);
+    await stopProcess(etcd);
+    throw err;
+  }
 
   let kcm: ChildProcess | undefined;
   if (opts.withControllerManager) {
