@@ -1,5 +1,6 @@
 // The composition root of plugin mode: what runs when Velero starts the twinsnap executable.
 // The only place in plugin mode that reads the environment and the flags Velero passes.
+import { keepItemOnFailure } from "../actions/keep-item-on-failure.js";
 import { readFileSync } from "node:fs";
 import { cachedRules } from "../actions/rules-source.js";
 import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_RUNTIME_FIELDS } from "../actions/strip-runtime-fields.js";
@@ -76,14 +77,14 @@ export function buildRegistry(env: Env, log: Logger): ActionRegistry {
   const rules = cachedRules({ reader: configReader(env, client, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
   const stripPolicy = async () => (await rules()).strip;
   const registry = new ActionRegistry()
-    .register(stripRuntimeFieldsBackupAction(stripPolicy, log))
-    .register(stripRuntimeFieldsRestoreAction(stripPolicy, log));
+    .register(keepItemOnFailure(stripRuntimeFieldsBackupAction(stripPolicy, log), log))
+    .register(keepItemOnFailure(stripRuntimeFieldsRestoreAction(stripPolicy, log), log));
   // Restore order reads the cluster (discovery at backup, readiness at restore). Velero always gives its
   // plugins in-cluster access; without any credentials the actions are not offered rather than failing items.
   if (hasClusterAccess({ env })) {
     const cluster = lazyClusterView(client);
     const dependencyRules = async () => (await rules()).dependencies;
-    registry.register(restoreOrderBackupAction(cluster, log, dependencyRules)).register(restoreOrderRestoreAction(cluster, log));
+    registry.register(keepItemOnFailure(restoreOrderBackupAction(cluster, log, dependencyRules), log)).register(keepItemOnFailure(restoreOrderRestoreAction(cluster, log), log));
   } else {
     log.debug("no cluster credentials: twinsnap.dev/restore-order is not offered");
   }

@@ -109,7 +109,7 @@ describe("faults, with the real Velero server and twinsnap", function () {
     assert.deepEqual(again.filter((i) => i.object.metadata.resourceVersion !== undefined).map((i) => i.name), []);
   });
 
-  it("an item twinsnap cannot process: the backup says which, and every other item is there", async () => {
+  it("an item twinsnap cannot process: the backup says which, keeps it unstripped, and every other item is there", async () => {
     await cluster.kubectl(["create", "namespace", "odd"]);
     await cluster.apply([
       configMap("odd", "ordinary", { a: "1" }),
@@ -122,8 +122,8 @@ describe("faults, with the real Velero server and twinsnap", function () {
     const errors = log.filter((l) => l.level === "error");
     assert.equal(status.phase, "PartiallyFailed", `${status.phase}`);
     assert.ok(errors.length >= 1);
-    // The message names the action, the item and the reason. (Velero leaves an item whose action failed out of
-    // the backup; twinsnap reports the failure rather than storing the item unstripped.)
+    // The message names the action, the item and the reason. Velero would leave an item whose action failed out
+    // of the backup, so twinsnap's actions keep it as Velero gave it (unstripped) and report the failure instead.
     assert.ok(
       errors.some((e) => /twinsnap\.dev\/strip-runtime-fields failed on docs\.example\.com\/Document odd\/deep-tree: Maximum call stack size exceeded/.test(e.raw)),
       errors.map((e) => e.raw).join("\n"),
@@ -131,7 +131,9 @@ describe("faults, with the real Velero server and twinsnap", function () {
     for (const e of errors) assert.match(e.raw, /deep-tree/, `every error is about that item: ${e.raw}`);
     const items = await env().store.backupItems(PREFIX, "odd-shapes");
     const stored = names(items, "odd");
-    for (const expected of ["ConfigMap ordinary", "Service frontend", "Document shallow"]) assert.ok(stored.includes(expected), `${expected} in ${stored.join(", ")}`);
+    for (const expected of ["ConfigMap ordinary", "Service frontend", "Document shallow", "Document deep-tree"]) assert.ok(stored.includes(expected), `${expected} in ${stored.join(", ")}`);
+    const kept = items.find((i) => i.object.kind === "Document" && i.name === "deep-tree")!.object as Record<string, any>;
+    assert.ok(kept.metadata.resourceVersion, "the item twinsnap could not process is stored as Velero read it, not stripped");
     const svc = items.find((i) => i.object.kind === "Service" && i.name === "frontend")!.object as Record<string, any>;
     assert.equal(svc.spec.clusterIP, undefined, "the other items are stripped as usual");
   });
