@@ -7,7 +7,7 @@ import { connectEtcd, type EtcdConnectionOptions } from "../etcd/etcd-client.js"
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
 import { createLogger, parseLogLevel } from "../log/logger.js";
-import { openStore } from "../store/open-store.js";
+import { openCliStore } from "./cli-store.js";
 import { VERSION } from "../version.js";
 
 export interface CoordinatorCommandOptions {
@@ -30,7 +30,7 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const client = rawClient(connection);
   // --etcd-endpoints none: a managed control plane; pairs say so instead of failing.
   const etcd = opts.etcd.endpoints.length === 1 && opts.etcd.endpoints[0] === "none" ? undefined : connectEtcd(opts.etcd);
-  const store = openStore(opts.store);
+  const store = await openCliStore({ store: opts.store, env: opts.env, veleroNamespace: opts.veleroNamespace, client });
   const metrics = new CoordinatorMetrics();
   const [host, port] = splitAddress(opts.metricsAddress);
   const http = await serveMetrics(metrics, { host, port });
@@ -51,6 +51,7 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   } finally {
     etcd?.close();
     client.close();
+    store.close?.();
     http.close();
   }
   log.info("coordinator stopped");

@@ -2,7 +2,7 @@
 import { connectEtcd } from "../etcd/etcd-client.js";
 import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
 import { saveSnapshot } from "../etcd/snapshot.js";
-import { openStore } from "../store/open-store.js";
+import { openCliStore } from "./cli-store.js";
 import { Readable } from "node:stream";
 
 export interface EtcdSnapshotOptions {
@@ -14,10 +14,14 @@ export interface EtcdSnapshotOptions {
   name: string;
   /** Also check the stored snapshot with etcd's own tool. */
   etcdutl?: string;
+  /** For --store bsl:<name>. */
+  kubeconfig?: string;
+  veleroNamespace: string;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export async function etcdSnapshotCommand(opts: EtcdSnapshotOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const store = openStore(opts.store);
+  const store = await openCliStore(opts);
   const client = connectEtcd({ endpoints: opts.endpoints, ...(opts.caFile ? { caFile: opts.caFile } : {}), ...(opts.certFile ? { certFile: opts.certFile } : {}), ...(opts.keyFile ? { keyFile: opts.keyFile } : {}) });
   try {
     const key = `snapshots/${opts.name}.db.gz`;
@@ -33,5 +37,6 @@ export async function etcdSnapshotCommand(opts: EtcdSnapshotOptions, io: { out: 
     return 0;
   } finally {
     client.close();
+    store.close?.();
   }
 }

@@ -4,7 +4,7 @@
 import { findPairRecord } from "../coordinator/pair-store.js";
 import { initialCluster, restoreCommand, restoreMember, type Member } from "../etcd/restore.js";
 import type { SnapshotRecord } from "../etcd/snapshot.js";
-import { openStore } from "../store/open-store.js";
+import { openCliStore } from "./cli-store.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { UsageError } from "./usage-error.js";
 
@@ -19,6 +19,10 @@ export interface EtcdRestoreOptions {
   etcdutl: string;
   bumpRevision: number;
   force: boolean;
+  /** For --store bsl:<name>. */
+  kubeconfig?: string;
+  veleroNamespace: string;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 async function snapshotRecord(store: ObjectStore, opts: EtcdRestoreOptions): Promise<SnapshotRecord> {
@@ -43,7 +47,15 @@ function parseCluster(spec: string): Member[] {
 
 export async function etcdRestoreCommand(opts: EtcdRestoreOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   if (!opts.backup === !opts.snapshot) throw new UsageError("etcd restore needs exactly one of --backup NAME or --snapshot NAME");
-  const store = openStore(opts.store);
+  const store = await openCliStore(opts);
+  try {
+    return await restoreFromStore(store, opts, io);
+  } finally {
+    store.close?.();
+  }
+}
+
+async function restoreFromStore(store: ObjectStore, opts: EtcdRestoreOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const record = await snapshotRecord(store, opts);
   const cluster = opts.initialCluster ? parseCluster(opts.initialCluster) : [{ name: opts.name, peerUrl: opts.peerUrl ?? "http://127.0.0.1:2380" }];
   const member = cluster.find((m) => m.name === opts.name);

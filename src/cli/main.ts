@@ -51,6 +51,10 @@ Usage:
                        list the stripping rules in force and why each exists
   twinsnap version
 
+--store URL: file:///path, s3://bucket/prefix[?region=R&endpoint=URL&forcePathStyle=true&profile=P], or bsl:NAME
+(Velero's BackupStorageLocation NAME, read through --kubeconfig in --velero-namespace; written under
+<prefix>/plugins/twinsnap/). S3 credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_SHARED_CREDENTIALS_FILE.
+
 As a Velero plugin, twinsnap is started by the Velero server (see the README: "Install").
 `;
 
@@ -154,6 +158,8 @@ async function runCli(argv: string[]): Promise<number> {
             etcdutl: { type: "string", default: "etcdutl" },
             "bump-revision": { type: "string", default: "1000000000" },
             force: { type: "boolean", default: false },
+            kubeconfig: { type: "string" },
+            "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
           },
         });
         if (!values.name || !values["data-dir"]) throw new UsageError("etcd restore needs --name MEMBER and --data-dir DIR");
@@ -165,6 +171,9 @@ async function runCli(argv: string[]): Promise<number> {
             etcdutl: values.etcdutl!,
             bumpRevision: Number.parseInt(values["bump-revision"]!, 10),
             force: values.force!,
+            veleroNamespace: values["velero-namespace"]!,
+            env: process.env,
+            ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
             ...(values.backup ? { backup: values.backup } : {}),
             ...(values.snapshot ? { snapshot: values.snapshot } : {}),
             ...(values["initial-cluster"] ? { initialCluster: values["initial-cluster"] } : {}),
@@ -184,6 +193,8 @@ async function runCli(argv: string[]): Promise<number> {
           store: { type: "string", default: DEFAULT_STORE_URL },
           name: { type: "string" },
           etcdutl: { type: "string" },
+          kubeconfig: { type: "string" },
+          "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
         },
       });
       if (!values.endpoints) throw new UsageError("etcd snapshot needs --endpoints (e.g. https://127.0.0.1:2379)");
@@ -192,6 +203,9 @@ async function runCli(argv: string[]): Promise<number> {
           endpoints: values.endpoints.split(",").map((e) => e.trim()).filter(Boolean),
           store: values.store!,
           name: values.name ?? `etcd-${new Date().toISOString().replace(/[:.]/g, "-")}`,
+          veleroNamespace: values["velero-namespace"]!,
+          env: process.env,
+          ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
           ...(values.cacert ? { caFile: values.cacert } : {}),
           ...(values.cert ? { certFile: values.cert } : {}),
           ...(values.key ? { keyFile: values.key } : {}),
@@ -251,10 +265,11 @@ async function runCli(argv: string[]): Promise<number> {
       });
       const output = (values.output ?? (sub === "show" ? "yaml" : "table")) as OutputFormat;
       if (!["table", "json", "yaml"].includes(output)) throw new UsageError("-o must be table, json or yaml");
-      if (sub === "list") return pairsListCommand({ store: values.store!, output }, { out, err });
+      const storeFlags = { store: values.store!, veleroNamespace: values["velero-namespace"]!, env: process.env, ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}) };
+      if (sub === "list") return pairsListCommand({ ...storeFlags, output }, { out, err });
       if (sub === "show") {
         if (positionals.length !== 1) throw new UsageError("pairs show needs one backup name or uid");
-        return pairsShowCommand({ store: values.store!, backup: positionals[0]!, output }, { out, err });
+        return pairsShowCommand({ ...storeFlags, backup: positionals[0]!, output }, { out, err });
       }
       if (sub === "verify") {
         return pairsVerifyCommand(

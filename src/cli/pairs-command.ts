@@ -6,7 +6,8 @@ import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
 import { verifyStoredSnapshot } from "../etcd/snapshot.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
-import { openStore } from "../store/open-store.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { openCliStore, type CliStoreOptions } from "./cli-store.js";
 import { UsageError } from "./usage-error.js";
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
@@ -21,8 +22,21 @@ function mib(bytes: number | undefined): string {
   return bytes === undefined ? "-" : `${(bytes / 2 ** 20).toFixed(1)}Mi`;
 }
 
-export async function pairsListCommand(opts: { store: string; output: OutputFormat }, io: Io): Promise<number> {
-  const { records, damaged } = await listPairRecords(openStore(opts.store));
+/** How to reach the store: --store, and for bsl: the cluster (--kubeconfig, --velero-namespace). */
+type StoreFlags = Omit<CliStoreOptions, "client">;
+
+/** Runs `use` on the opened store and closes it after. */
+async function withStore<T>(opts: StoreFlags, use: (store: ObjectStore) => Promise<T>): Promise<T> {
+  const store = await openCliStore(opts);
+  try {
+    return await use(store);
+  } finally {
+    store.close?.();
+  }
+}
+
+export async function pairsListCommand(opts: StoreFlags & { output: OutputFormat }, io: Io): Promise<number> {
+  const { records, damaged } = await withStore(opts, listPairRecords);
   for (const d of damaged) io.err(`damaged record ${d.key}: ${d.error}\n`);
   if (opts.output === "json") io.out(`${JSON.stringify(records, null, 2)}\n`);
   else if (opts.output === "yaml") io.out(yaml.dump(records, { noRefs: true, lineWidth: -1 }));
@@ -36,8 +50,8 @@ export async function pairsListCommand(opts: { store: string; output: OutputForm
   return damaged.length > 0 ? 1 : 0;
 }
 
-export async function pairsShowCommand(opts: { store: string; backup: string; output: OutputFormat }, io: Io): Promise<number> {
-  const record = await findPairRecord(openStore(opts.store), opts.backup);
+export async function pairsShowCommand(opts: StoreFlags & { backup: string; output: OutputFormat }, io: Io): Promise<number> {
+  const record = await withStore(opts, (store) => findPairRecord(store, opts.backup));
   if (!record) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
   io.out(opts.output === "json" ? `${JSON.stringify(record, null, 2)}\n` : yaml.dump(record, { noRefs: true, lineWidth: -1 }));
   return 0;
@@ -54,7 +68,10 @@ export interface VerifyOptions {
 }
 
 export async function pairsVerifyCommand(opts: VerifyOptions, io: Io): Promise<number> {
-  const store = openStore(opts.store);
+  return withStore(opts, (store) => verifyPairs(store, opts, io));
+}
+
+async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Promise<number> {
   const { records, damaged } = await listPairRecords(store);
   const chosen = opts.backups.length > 0 ? records.filter((r) => opts.backups.includes(r.backup.name) || opts.backups.includes(r.backup.uid)) : records;
   for (const name of opts.backups) if (!chosen.some((r) => r.backup.name === name || r.backup.uid === name)) io.err(`no pair record for ${name}\n`);
@@ -70,7 +87,7 @@ export async function pairsVerifyCommand(opts: VerifyOptions, io: Io): Promise<n
   return problems > 0 ? 1 : 0;
 }
 
-async function verifyOne(r: PairRecord, store: ReturnType<typeof openStore>, etcdutl: string | undefined, live: Map<string, string> | undefined): Promise<string[]> {
+async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | undefined, live: Map<string, string> | undefined): Promise<string[]> {
   const issues: string[] = [];
   if (r.state === "Failed") issues.push(`no snapshot: ${r.reason ?? "unknown reason"}`);
   if (r.state === "BackupFailed") issues.push(`Velero's backup failed (${r.backup.phase})`);

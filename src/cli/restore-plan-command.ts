@@ -3,7 +3,7 @@ import { findPairRecord } from "../coordinator/pair-store.js";
 import { formatPlan, restorePlan, type ClusterFacts, type RestoreMode } from "../coordinator/restore-plan.js";
 import { hasClusterAccess, loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
-import { openStore } from "../store/open-store.js";
+import { openCliStore } from "./cli-store.js";
 import { UsageError } from "./usage-error.js";
 
 export interface RestorePlanOptions {
@@ -32,7 +32,8 @@ async function clusterFacts(opts: RestorePlanOptions): Promise<ClusterFacts> {
 }
 
 export async function restorePlanCommand(opts: RestorePlanOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const pair = await findPairRecord(openStore(opts.store), opts.backup);
+  const store = await openCliStore(opts);
+  const pair = await findPairRecord(store, opts.backup).finally(() => store.close?.());
   if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
   const plan = restorePlan({ pair, cluster: await clusterFacts(opts), store: opts.store, veleroNamespace: opts.veleroNamespace, ...(opts.mode ? { override: opts.mode } : {}) });
   for (const w of plan.warnings) io.err(`warning: ${w}\n`);

@@ -7,7 +7,7 @@ import { findPairRecord } from "../coordinator/pair-store.js";
 import { restorePlan, type RestoreMode } from "../coordinator/restore-plan.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient, type RawClient } from "../kube/raw-client.js";
-import { openStore } from "../store/open-store.js";
+import { openCliStore } from "./cli-store.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { UsageError } from "./usage-error.js";
 
@@ -46,11 +46,12 @@ async function readState(store: ObjectStore, uid: string): Promise<{ restoreName
 }
 
 export async function restoreRunCommand(opts: RestoreRunOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const store = openStore(opts.store);
-  const pair = await findPairRecord(store, opts.backup);
-  if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
   const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }));
+  let store: Awaited<ReturnType<typeof openCliStore>> | undefined;
   try {
+    store = await openCliStore({ ...opts, client });
+    const pair = await findPairRecord(store, opts.backup);
+    if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
     const identity = (await client.get<{ metadata: { uid: string } }>("/api/v1/namespaces/kube-system"))?.metadata.uid;
     const plan = restorePlan({ pair, cluster: identity ? { identity } : { unreachable: "kube-system not found" }, store: opts.store, veleroNamespace: opts.veleroNamespace, ...(opts.mode ? { override: opts.mode } : {}) });
     for (const w of plan.warnings) io.err(`warning: ${w}\n`);
@@ -60,6 +61,7 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: { out: (s: 
     return await followVeleroRestore(client, store, pair.backup.name, pair.backup.uid, opts, io);
   } finally {
     client.close();
+    store?.close?.();
   }
 }
 

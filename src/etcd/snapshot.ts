@@ -5,7 +5,7 @@ import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
-import type { ObjectStore } from "../store/object-store.js";
+import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
 
 /** What a stored snapshot is: enough to verify it later and to restore it (JSON, in the pair record). */
 export interface SnapshotRecord {
@@ -39,9 +39,10 @@ export class EtcdUnavailableError extends Error {
 
 export class SnapshotStreamError extends Error {
   override readonly name = "SnapshotStreamError";
-  readonly recoverable = true;
-  constructor(message: string, options: { cause: unknown }) {
-    super(message, options);
+  readonly recoverable: boolean;
+  constructor(message: string, options: { cause: unknown; recoverable?: boolean }) {
+    super(message, { cause: options.cause });
+    this.recoverable = options.recoverable ?? true;
   }
 }
 
@@ -97,6 +98,8 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     stored = put.value;
   } catch (err) {
     await store.delete(key).catch(() => undefined);
+    // The stream's failure is checked first above: a StoreWriteError here is the store's own (denied, unreachable).
+    if (err instanceof StoreWriteError) throw new SnapshotStreamError(`storing the snapshot failed: ${err.message}`, { cause: err, recoverable: err.recoverable });
     throw new SnapshotStreamError(`the snapshot stream from etcd broke: ${(err as Error).message}`, { cause: err });
   }
   const record: SnapshotRecord = {

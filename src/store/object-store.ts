@@ -31,12 +31,29 @@ export class ObjectNotFoundError extends Error {
 
 export class StoreWriteError extends Error {
   override readonly name = "StoreWriteError";
+  /** A retry may succeed (network, 5xx, throttling); retry logic reads this. */
+  readonly recoverable: boolean;
   constructor(
     readonly store: string,
     readonly key: string,
+    options: { cause: unknown; recoverable?: boolean; detail?: string },
+  ) {
+    super(`writing ${key} to ${store} failed: ${(options.cause as Error)?.message ?? String(options.cause)}${options.detail ? ` (${options.detail})` : ""}`, { cause: options.cause });
+    this.recoverable = options.recoverable ?? false;
+  }
+}
+
+/** Reading, listing or deleting failed for another reason than a missing object. */
+export class StoreAccessError extends Error {
+  override readonly name = "StoreAccessError";
+  constructor(
+    readonly store: string,
+    /** "GET snapshots/x.db.gz", "LIST pairs/" */
+    readonly operation: string,
+    readonly recoverable: boolean,
     options: { cause: unknown },
   ) {
-    super(`writing ${key} to ${store} failed: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+    super(`${operation} on ${store} failed: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
   }
 }
 
