@@ -32,7 +32,7 @@ export interface StoreAccess {
   /** For bsl:<name>: the cluster holding the BackupStorageLocation, and Velero's namespace. */
   cluster?: { client: ClusterReader; veleroNamespace: string };
   /** Multipart tuning and retries for S3 stores (tests and benchmarks). */
-  s3?: Pick<S3StoreOptions, "partSizeBytes" | "queueSize" | "maxAttempts">;
+  s3?: Pick<S3StoreOptions, "partSizeBytes" | "queueSize" | "maxAttempts" | "listPageSize">;
 }
 
 /** A store that holds connections (S3) has close(); call it before exiting. */

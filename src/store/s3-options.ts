@@ -33,6 +33,8 @@ export interface S3StoreOptions {
   partSizeBytes?: number;
   /** Parts uploaded at once (default 2): memory is about partSizeBytes × (queueSize + 1). */
   queueSize?: number;
+  /** Keys per LIST request (default 1000, S3's maximum). */
+  listPageSize?: number;
   /** Attempts per request, retries included (default 3). */
   maxAttempts?: number;
   /** How the store is named in messages and records (default s3://bucket/prefix). */

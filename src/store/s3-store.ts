@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { Agent } from "node:https";
 import { rootCertificates } from "node:tls";
-import { pipeline, Transform, type Readable } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -68,10 +68,13 @@ export class S3Store implements ObjectStore {
         done(null, chunk);
       },
     });
-    // The source's error destroys the tap, which fails the upload before it completes.
-    const tapped = pipeline(body, tap, (err) => {
-      if (err) sourceError ??= err;
+    // The source's error destroys the tap, which fails the upload before it completes. (Not stream.pipeline: when
+    // the uploader gives up it closes the tap, and pipeline would report that as an error of the source.)
+    body.once("error", (err) => {
+      sourceError ??= err;
+      tap.destroy(err);
     });
+    const tapped = body.pipe(tap);
     const algorithm = this.opts.checksumAlgorithm ?? "CRC32";
     const upload = new Upload({
       client: this.client,
@@ -83,11 +86,12 @@ export class S3Store implements ObjectStore {
     try {
       await upload.done();
     } catch (err) {
+      const failedSource = sourceError;
       tapped.destroy();
       body.destroy();
       const leftover = await this.abortUpload(objectKey, (upload as unknown as { uploadId?: string }).uploadId);
-      const cause = sourceError ?? err;
-      const recoverable = sourceError !== undefined ? (sourceError as { recoverable?: unknown }).recoverable === true : isS3Transient(err);
+      const cause = failedSource ?? err;
+      const recoverable = failedSource !== undefined ? (failedSource as { recoverable?: unknown }).recoverable === true : isS3Transient(err);
       throw new StoreWriteError(this.url, key, { cause, recoverable, ...(leftover ? { detail: leftover } : {}) });
     }
     if (sourceError !== undefined) {
@@ -176,7 +180,7 @@ export class S3Store implements ObjectStore {
     let token: string | undefined;
     try {
       do {
-        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: listPrefix, ...(token ? { ContinuationToken: token } : {}) }));
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: listPrefix, ...(this.opts.listPageSize ? { MaxKeys: this.opts.listPageSize } : {}), ...(token ? { ContinuationToken: token } : {}) }));
         for (const o of page.Contents ?? []) if (o.Key && !o.Key.endsWith("/")) keys.push(o.Key.slice(this.base.length));
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);

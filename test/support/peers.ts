@@ -16,7 +16,8 @@ export type PeerName =
   | "VELERO_BIN"
   | "VELERO_PLUGIN_AWS_BIN"
   | "VELERO_PLUGIN_CLIENT_BIN"
-  | "HELM_BIN";
+  | "HELM_BIN"
+  | "MOTO_SERVER_BIN";
 
 function fromEnvFile(): Record<string, string> {
   const file = join(PEER_CACHE, "peers", "current.env");
