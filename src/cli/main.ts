@@ -15,6 +15,7 @@ import { restoreRunCommand } from "./restore-run-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { UsageError } from "./usage-error.js";
+import { parseDuration } from "./duration.js";
 import { VERSION } from "../version.js";
 
 const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and etcd snapshots
@@ -37,7 +38,7 @@ Usage:
                        restore a member from the verified snapshot paired with a backup
   twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
                  [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
-                 [--metrics-address :8080] [--no-leader-elect]
+                 [--metrics-address :8080] [--no-leader-elect] [--retention-grace 1h]
                        pair every Velero backup with a verified etcd snapshot (runs until stopped)
   twinsnap pairs list [--store URL] [-o table|json|yaml]
   twinsnap pairs show BACKUP [--store URL] [-o yaml|json]
@@ -230,6 +231,7 @@ async function runCli(argv: string[]): Promise<number> {
           "metrics-address": { type: "string", default: ":8080" },
           "leader-elect": { type: "boolean", default: true },
           "no-leader-elect": { type: "boolean", default: false },
+          "retention-grace": { type: "string" },
         },
       });
       if (!values["etcd-endpoints"]) throw new UsageError("coordinator needs --etcd-endpoints");
@@ -248,6 +250,7 @@ async function runCli(argv: string[]): Promise<number> {
         },
         ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
         ...(values["log-level"] ? { logLevel: values["log-level"] } : {}),
+        ...(values["retention-grace"] !== undefined ? { retentionGraceMs: parseDuration("--retention-grace", values["retention-grace"]) } : {}),
       });
     }
     case "pairs": {

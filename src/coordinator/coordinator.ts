@@ -44,10 +44,12 @@ export interface CoordinatorOptions {
   now?: () => Date;
   /** How long a pair outlives its deleted backup before retention removes it (default 1 hour). */
   retentionGraceMs?: number;
-  /** How often retention runs besides each re-list (default 5 minutes). */
+  /** How often retention runs besides each re-list (default 5 minutes, or the grace period if shorter). */
   gcIntervalMs?: number;
   metrics?: CoordinatorMetrics;
 }
+
+export const DEFAULT_RETENTION_GRACE_MS = 3_600_000;
 
 export const ANNOTATIONS = {
   state: "twinsnap.dev/pair-state",
@@ -70,6 +72,10 @@ export class Coordinator {
     this.now = opts.now ?? (() => new Date());
   }
 
+  private get retentionGraceMs(): number {
+    return this.opts.retentionGraceMs ?? DEFAULT_RETENTION_GRACE_MS;
+  }
+
   private get backupsPath(): string {
     return `/apis/velero.io/v1/namespaces/${encodeURIComponent(this.opts.veleroNamespace)}/backups`;
   }
@@ -79,7 +85,7 @@ export class Coordinator {
     let delay = 1000;
     const gc = setInterval(() => {
       this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
-    }, this.opts.gcIntervalMs ?? 300_000);
+    }, this.opts.gcIntervalMs ?? Math.min(300_000, this.retentionGraceMs));
     signal.addEventListener("abort", () => clearInterval(gc), { once: true });
     while (!signal.aborted) {
       try {
@@ -119,7 +125,7 @@ export class Coordinator {
   async collectGarbage(backups?: VeleroBackup[]): Promise<void> {
     const live = new Set((backups ?? (await this.listBackups()).items).map((b) => b.metadata.name));
     const identity = await this.clusterIdentity();
-    const grace = this.opts.retentionGraceMs ?? 3_600_000;
+    const grace = this.retentionGraceMs;
     for (const key of await this.opts.store.list("pairs")) {
       const uid = key.slice("pairs/".length, -".json".length);
       if (this.chains.has(uid)) continue; // being reconciled right now
@@ -239,10 +245,11 @@ export class Coordinator {
     const record: PairRecord = {
       apiVersion: PAIR_RECORD_API_VERSION,
       kind: "PairRecord",
-      backup: backupRef(backup),
       clusterIdentity: await this.clusterIdentity(),
       coordinatorVersion: this.opts.version,
       ...fields,
+      // The Backup as it is now, not as an earlier record saw it: a Paired record says Completed, with its end.
+      backup: backupRef(backup),
       updatedAt: this.now().toISOString(),
     } as PairRecord;
     if (fields.state !== "Failed" && fields.state !== "BackupFailed") delete record.reason;

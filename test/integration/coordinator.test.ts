@@ -79,6 +79,7 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
       const r = recordOf("b1")!;
       assert.equal(r.snapshotTiming, "during-backup");
       assert.equal(r.backup.schedule, "nightly");
+      assert.equal(r.backup.phase, "Completed", "the record says how the backup ended, not how an earlier record saw it");
       assert.match(r.clusterIdentity, /^[0-9a-f-]{36}$/);
       assert.ok(Number(r.snapshot!.revision) > 0);
       const annotations = JSON.parse(await cluster.kubectl(["get", "backups.velero.io", "b1", "-n", "velero", "-o", "jsonpath={.metadata.annotations}"]));
