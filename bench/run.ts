@@ -7,6 +7,7 @@ import { PLUGIN_FORMS, REPO_ROOT } from "../test/support/fixtures.js";
 import { benchPluginExecute } from "./plugin-execute.js";
 import { benchRestoreOrder } from "./restore-order.js";
 import { benchExportApply } from "./export-apply.js";
+import { benchVeleroBackupRestore } from "./velero-backup-restore.js";
 
 const benches: Record<string, () => Promise<object>> = {
   // Both forms side by side in one run: the node script and the single executable Velero runs.
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<object>> = {
   }),
   "restore-order": () => benchRestoreOrder(),
   "export-apply": () => benchExportApply(),
+  "velero-backup-restore": () => benchVeleroBackupRestore(),
 };
 
 const only = process.argv.slice(2);
