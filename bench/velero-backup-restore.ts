@@ -1,8 +1,7 @@
 // Benchmark: the real Velero 1.18 server backing up and restoring a few thousand objects, with and without
 // twinsnap's plugins — the same `velero` binary, two plugins directories (velero-plugin-for-aws alone; the same
-// plus twinsnap as its plugin image installs it). Both installations live side by side on one source cluster
-// and one target cluster (namespaces `velero-stock` and `velero`, bucket prefixes `stock` and `twinsnap`), so both
-// see the same apiservers; the runs alternate (stock first, then twinsnap first) and repeat, and medians are
+// plus twinsnap as its plugin image installs it), against the same source and target clusters (bucket prefixes
+// `stock` and `twinsnap`); the runs alternate (stock first, then twinsnap first) and repeat, and medians are
 // reported. Built on the e2e harness (test/e2e/support/).
 //
 // Measured per run: the wall time of `velero backup create --wait` and `velero restore create --wait` (the
@@ -18,7 +17,6 @@ import { syntheticObjects } from "./synthetic.js";
 import { E2eEnvironment } from "../test/e2e/support/e2e-environment.js";
 import type { E2eCluster } from "../test/e2e/support/cluster.js";
 import type { VeleroServer } from "../test/e2e/support/velero-server.js";
-import { waitUntil } from "../test/e2e/support/wait.js";
 
 type Flavour = "stock" | "twinsnap";
 
@@ -89,23 +87,24 @@ export async function benchVeleroBackupRestore(opts: { objects?: number; repeats
     // No controller-manager: the objects stay exactly as created (no ReplicaSets or Pods multiplying them).
     const [source, target] = await Promise.all([env.startCluster("source", { withControllerManager: false }), env.startCluster("target", { withControllerManager: false })]);
     const namespaces = await populate(source, count);
-    const install = (cluster: E2eCluster, flavour: Flavour) =>
-      env.startVelero(cluster, flavour === "stock" ? { twinsnap: false, namespace: "velero-stock", prefix: "stock" } : { twinsnap: true, prefix: "twinsnap" });
-    const velero: Record<Flavour, { source: VeleroServer; target: VeleroServer }> = {
-      stock: { source: await install(source, "stock"), target: await install(target, "stock") },
-      twinsnap: { source: await install(source, "twinsnap"), target: await install(target, "twinsnap") },
-    };
+    // One Velero server at a time: controller-runtime's metrics listener inside every `velero server` binds :8080
+    // and Velero 1.18 has no flag to move it, so a second server on the same host exits. Each backup and each
+    // restore gets a server of its own (a namespace per run; one bucket prefix per flavour), started untimed.
+    const install = (cluster: E2eCluster, flavour: Flavour, run: number) =>
+      env.startVelero(cluster, { twinsnap: flavour === "twinsnap", namespace: `velero-${flavour}-${run}`, prefix: flavour, label: `${cluster.name}-${flavour}-${run}` });
 
     const runs: RunResult[] = [];
     for (let run = 0; run < repeats; run++) {
       const order: Flavour[] = run % 2 === 0 ? ["stock", "twinsnap"] : ["twinsnap", "stock"];
       for (const flavour of order) {
-        const { source: sv, target: tv } = velero[flavour];
         const name = `bench-${flavour}-${run}`;
+        const sv = await install(source, flavour, run);
         process.stderr.write(`  ${name}: backup...\n`);
         const backup = await withPeakRss(sv, () => timed(() => sv.cli.run(["backup", "create", name, "--include-namespaces", namespaces.join(","), "--snapshot-volumes=false", "--wait"])));
         const backupStatus = (await sv.cli.backupStatus(name)).raw.status;
         const backupLog = await sv.cli.backupLogs(name);
+        await sv.stop();
+        const tv = await install(target, flavour, run);
         await tv.waitForBackup(name);
         // Into fresh namespaces on the target each run: nothing there yet, the same work every time.
         const mappings = namespaces.map((ns) => `${ns}:r${run}-${flavour === "stock" ? "s" : "t"}-${ns}`).join(",");
@@ -113,6 +112,7 @@ export async function benchVeleroBackupRestore(opts: { objects?: number; repeats
         const restore = await withPeakRss(tv, () => timed(() => tv.cli.run(["restore", "create", `${name}-restore`, "--from-backup", name, "--namespace-mappings", mappings, "--wait"])));
         const restoreStatus = (await tv.cli.restoreStatus(`${name}-restore`)).raw.status;
         const restoreLog = await tv.cli.restoreLogs(`${name}-restore`);
+        await tv.stop();
         runs.push({
           flavour,
           run,

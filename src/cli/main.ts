@@ -10,12 +10,12 @@ import { applyCommand } from "./apply-command.js";
 import { etcdSnapshotCommand } from "./etcd-command.js";
 import { etcdRestoreCommand } from "./etcd-restore-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
+import { parseDuration } from "./parse-duration.js";
 import { restorePlanCommand } from "./restore-plan-command.js";
 import { restoreRunCommand } from "./restore-run-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { UsageError } from "./usage-error.js";
-import { parseDuration } from "./duration.js";
 import { VERSION } from "../version.js";
 
 const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and etcd snapshots
@@ -38,8 +38,9 @@ Usage:
                        restore a member from the verified snapshot paired with a backup
   twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
                  [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
-                 [--metrics-address :8080] [--no-leader-elect] [--retention-grace 1h]
+                 [--metrics-address :8080] [--no-leader-elect]
                        pair every Velero backup with a verified etcd snapshot (runs until stopped)
+                       --retention-grace 1h: how long a pair outlives its deleted backup
   twinsnap pairs list [--store URL] [-o table|json|yaml]
   twinsnap pairs show BACKUP [--store URL] [-o yaml|json]
   twinsnap pairs verify [BACKUP...] [--store URL] [--etcdutl PATH] [--kubeconfig FILE] [--velero-namespace velero]

@@ -83,6 +83,9 @@ describe("same-cluster recovery from the etcd snapshot paired with a Velero back
     this.timeout(600_000);
     cluster = await env().startCluster("source", { withControllerManager: false });
     await cluster.apply(SHOP);
+    // Enough items that the backup runs for a few seconds: the coordinator's snapshot lands while it is InProgress.
+    const bulk = Array.from({ length: 400 }, (_, i) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `item-${i}`, namespace: "shop" }, data: { index: String(i), payload: "p".repeat(256) } }));
+    await cluster.kubectl(["create", "-f", "-"], { input: JSON.stringify({ apiVersion: "v1", kind: "List", items: bulk }) });
     velero = await env().startVelero(cluster, { twinsnap: true, prefix: PREFIX, serverArgs: ["--store-validation-frequency", "5s"] });
     bsl = new BslMonitor(cluster);
     bsl.start();
@@ -180,6 +183,15 @@ describe("same-cluster recovery from the etcd snapshot paired with a Velero back
         const out = (await velero.cli.run(["backup", "get", BACKUP], { allowFailure: true })).stdout;
         return new RegExp(`^${BACKUP}\\s+Completed\\s`, "m").test(out);
       });
+      // The coordinator keeps the pair it made: the re-synced Backup (a new uid) is not paired with today's etcd.
+      const annotations = await waitUntil("the re-synced Backup annotated with its pair", async () => {
+        const b = await cluster.getJson(["backups.velero.io", BACKUP, "-n", "velero"]);
+        const a = b.metadata.annotations ?? {};
+        return a["twinsnap.dev/pair-state"] === "Paired" && b.status?.phase === "Completed" && a;
+      });
+      assert.equal(annotations["twinsnap.dev/pair-record"], `s3://${env().store.bucket}/${PREFIX}/plugins/twinsnap/pairs/${pair.backup.uid}.json`);
+      assert.equal(annotations["twinsnap.dev/etcd-revision"], pair.snapshot!.revision);
+      assert.deepEqual((await pairRecordsInBucket(env().store, PREFIX)).filter((p) => p.backup.name === BACKUP).map((p) => p.backup.uid), [pair.backup.uid]);
       await waitUntil("the location validated Available after the restart", async () => {
         const seen = await bsl.poll();
         return seen.phase === "Available" && seen.lastValidationTime !== undefined && Date.parse(seen.lastValidationTime) > restartedAt + 1000;
