@@ -145,7 +145,7 @@ export async function benchVeleroBackupRestore(opts: { objects?: number; repeats
     ok = true;
     return {
       name: "velero-backup-restore",
-      velero: "1.18.1 server and CLI, velero-plugin-for-aws 1.14.3, moto S3 on loopback; one source and one target cluster (etcd 3.6 + kube-apiserver 1.36), both installations on each",
+      velero: "1.18.1 server and CLI, velero-plugin-for-aws 1.14.3, moto S3 on loopback; one source and one target cluster (etcd 3.6 + kube-apiserver 1.36, no controller-manager), one Velero server at a time",
       objects: count,
       namespaces: namespaces.length,
       repeats,
