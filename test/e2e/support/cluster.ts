@@ -20,12 +20,16 @@ export class CommandError extends Error {
   }
 }
 
+/** TWINSNAP_E2E_VERBOSE=1 prints each command with its duration: where an e2e run spends its time. */
+const VERBOSE = process.env.TWINSNAP_E2E_VERBOSE === "1";
+
 /** Runs a program to its end; rejects with its output unless it exits 0 (or `allowFailure`). */
 export function runCommand(
   bin: string,
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; input?: string; allowFailure?: boolean; label?: string } = {},
 ): Promise<CommandResult> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
@@ -35,6 +39,7 @@ export function runCommand(
     child.on("error", reject);
     child.on("close", (code, signal) => {
       const result = { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code: code ?? (signal ? 128 : 1) };
+      if (VERBOSE) process.stderr.write(`    [e2e] ${((Date.now() - started) / 1000).toFixed(1)} s  ${(opts.label ?? `${bin} ${args.join(" ")}`).slice(0, 160)}\n`);
       if (result.code !== 0 && !opts.allowFailure) reject(new CommandError(opts.label ?? `${bin} ${args.join(" ")}`, result));
       else resolve(result);
     });

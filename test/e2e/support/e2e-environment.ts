@@ -29,7 +29,9 @@ export class E2eEnvironment {
 
   /** A fresh control plane (etcd, kube-apiserver, kube-controller-manager unless told otherwise). */
   async startCluster(name: string, opts: { withControllerManager?: boolean } = {}): Promise<E2eCluster> {
+    const started = Date.now();
     const cluster = await startCluster(name, opts);
+    if (process.env.TWINSNAP_E2E_VERBOSE === "1") process.stderr.write(`    [e2e] ${((Date.now() - started) / 1000).toFixed(1)} s  control plane ${name}\n`);
     this.clusters.push(cluster);
     symlinkSync(cluster.controlPlane.dir, join(this.dir, `cluster-${name}`));
     return cluster;
@@ -38,7 +40,9 @@ export class E2eEnvironment {
   /** A Velero server for `cluster`, with twinsnap in its plugins directory unless `twinsnap: false`. */
   async startVelero(cluster: E2eCluster, opts: Omit<VeleroServerOptions, "cluster" | "dir" | "store"> & { label?: string }): Promise<VeleroServer> {
     const label = opts.label ?? `${cluster.name}-${opts.namespace ?? "velero"}`;
+    const started = Date.now();
     const server = await VeleroServer.start({ ...opts, cluster, store: this.store, dir: join(this.dir, `velero-${label}`) });
+    if (process.env.TWINSNAP_E2E_VERBOSE === "1") process.stderr.write(`    [e2e] ${((Date.now() - started) / 1000).toFixed(1)} s  velero server ${label} (BSL Available)\n`);
     this.servers.push(server);
     return server;
   }
@@ -52,8 +56,13 @@ export class E2eEnvironment {
   async stop(opts: { keep: boolean }): Promise<void> {
     const errors: unknown[] = [];
     for (const t of this.teardowns.splice(0).reverse()) await t().catch((e) => errors.push(e));
-    for (const s of this.servers.splice(0).reverse()) await s.stop().catch((e) => errors.push(e));
-    for (const c of this.clusters.splice(0).reverse()) await c.controlPlane.stop({ keepDir: opts.keep }).catch((e) => errors.push(e));
+    const started = Date.now();
+    await Promise.all(this.servers.splice(0).map((s) => s.stop().catch((e) => errors.push(e))));
+    const serversStopped = Date.now();
+    await Promise.all(this.clusters.splice(0).map((c) => c.controlPlane.stop({ keepDir: opts.keep }).catch((e) => errors.push(e))));
+    if (process.env.TWINSNAP_E2E_VERBOSE === "1") {
+      process.stderr.write(`    [e2e] teardown: velero servers ${((serversStopped - started) / 1000).toFixed(1)} s, control planes ${((Date.now() - serversStopped) / 1000).toFixed(1)} s\n`);
+    }
     await this.store.stop().catch((e) => errors.push(e));
     if (opts.keep) process.stderr.write(`\n  e2e logs kept in ${this.dir} (velero-*/velero-server.log, cluster-*/, s3/s3.log)\n`);
     else rmSync(this.dir, { recursive: true, force: true });

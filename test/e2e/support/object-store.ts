@@ -1,6 +1,7 @@
 // The S3-compatible server (moto, scripts/peers/s3-server.sh) on loopback that both clusters' Velero servers
 // share, as after a cluster loss: the new cluster's Velero finds the old backups in the same bucket.
-// moto checks no signatures, so the tests read objects with plain HTTP GETs.
+// moto verifies no signatures, but answers requests without any as an anonymous user (403 on private
+// objects): the tests' GETs carry an Authorization header of the right form with a dummy signature.
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,9 @@ import { readBackupItems, type BackupItem } from "../../../src/velero/backup-arc
 import { REPO_ROOT } from "../../support/fixtures.js";
 
 const run = promisify(execFile);
+const AUTHORIZATION = {
+  authorization: "AWS4-HMAC-SHA256 Credential=twinsnap/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+};
 const S3_SERVER = join(REPO_ROOT, "scripts", "peers", "s3-server.sh");
 
 export interface ObjectStore {
@@ -50,7 +54,7 @@ export async function startObjectStore(dir: string, bucket = "velero"): Promise<
       let token: string | undefined;
       do {
         const q = new URLSearchParams({ "list-type": "2", prefix, ...(token ? { "continuation-token": token } : {}) });
-        const res = await fetch(`${url}/${bucket}?${q}`);
+        const res = await fetch(`${url}/${bucket}?${q}`, { headers: AUTHORIZATION });
         if (!res.ok) throw new Error(`listing s3://${bucket}/${prefix}: HTTP ${res.status}`);
         const xml = await res.text();
         for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(decodeXml(m[1]!));
@@ -59,7 +63,7 @@ export async function startObjectStore(dir: string, bucket = "velero"): Promise<
       return keys;
     },
     async get(key) {
-      const res = await fetch(`${url}/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`);
+      const res = await fetch(`${url}/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`, { headers: AUTHORIZATION });
       if (!res.ok) throw new Error(`s3://${bucket}/${key}: HTTP ${res.status}`);
       return res;
     },

@@ -7,6 +7,12 @@ import { runCommand, type CommandResult, type E2eCluster } from "./cluster.js";
 
 export type VeleroPhase = "New" | "InProgress" | "WaitingForPluginOperations" | "Finalizing" | "Completed" | "PartiallyFailed" | "Failed" | "FailedValidation" | string;
 
+/** The phases a Backup or Restore ends in (before them: New, Queued, ReadyToStart, InProgress, WaitingFor..., Finalizing...). */
+export const FINISHED_PHASES: ReadonlySet<string> = new Set(["Completed", "PartiallyFailed", "Failed", "FailedValidation"]);
+
+/** Phases before Velero has processed the items (a plugin killed then lands mid-backup). */
+export const BEFORE_ITEMS_DONE_PHASES: ReadonlySet<string> = new Set(["New", "Queued", "ReadyToStart", "InProgress"]);
+
 export interface VeleroRunStatus {
   phase: VeleroPhase;
   errors: number;
@@ -54,12 +60,13 @@ export class VeleroCli {
     return (await this.run(["restore", "logs", name])).stdout;
   }
 
+  /** `velero backup describe NAME --details`, without the colours it prints. */
   async backupDescribe(name: string): Promise<string> {
-    return (await this.run(["backup", "describe", name, "--details"])).stdout;
+    return withoutColours((await this.run(["backup", "describe", name, "--details"])).stdout);
   }
 
   async restoreDescribe(name: string): Promise<string> {
-    return (await this.run(["restore", "describe", name, "--details"])).stdout;
+    return withoutColours((await this.run(["restore", "describe", name, "--details"])).stdout);
   }
 
   async pluginGet(): Promise<string> {
@@ -85,4 +92,9 @@ export class VeleroCli {
       raw: obj,
     };
   }
+}
+
+function withoutColours(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
 }

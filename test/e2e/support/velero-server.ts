@@ -32,14 +32,20 @@ export interface VeleroServerOptions {
   serverArgs?: string[];
 }
 
-const CRDS_INSTALLED = new WeakSet<E2eCluster>();
+// Once per cluster, also when two Velero installations on one cluster start at the same time.
+const CRDS_INSTALLED = new WeakMap<E2eCluster, Promise<void>>();
 
-async function installCrds(cluster: E2eCluster): Promise<void> {
-  if (CRDS_INSTALLED.has(cluster)) return;
-  const { stdout } = await runCommand(peer("VELERO_BIN"), ["install", "--crds-only", "--dry-run", "-o", "yaml"], { label: "velero install --crds-only --dry-run -o yaml" });
-  await cluster.kubectl(["apply", "-f", "-"], { input: stdout });
-  await cluster.kubectl(["wait", "--for=condition=Established", "--timeout=120s", "crd", "-l", "component=velero"]);
-  CRDS_INSTALLED.add(cluster);
+function installCrds(cluster: E2eCluster): Promise<void> {
+  let installed = CRDS_INSTALLED.get(cluster);
+  if (!installed) {
+    installed = (async () => {
+      const { stdout } = await runCommand(peer("VELERO_BIN"), ["install", "--crds-only", "--dry-run", "-o", "yaml"], { label: "velero install --crds-only --dry-run -o yaml" });
+      await cluster.kubectl(["apply", "-f", "-"], { input: stdout });
+      await cluster.kubectl(["wait", "--for=condition=Established", "--timeout=120s", "crd", "-l", "component=velero"]);
+    })();
+    CRDS_INSTALLED.set(cluster, installed);
+  }
+  return installed;
 }
 
 export class VeleroServer {
@@ -116,12 +122,11 @@ export class VeleroServer {
     await waitUntil(
       `BackupStorageLocation ${namespace}/default Available on ${cluster.name} (server log: ${logPath})`,
       async () => {
-        if (!server.running) throw new Error(`velero server exited; last lines of ${logPath}:\n${server.logTail(20)}`);
         const bsl = await cluster.getJson(["backupstoragelocations.velero.io", "default", "-n", namespace]);
         if (bsl.status?.phase === "Available") return true;
         throw new Error(`phase ${bsl.status?.phase ?? "(none)"} ${bsl.status?.message ?? ""}`);
       },
-      { timeoutMs: 120_000, intervalMs: 500 },
+      { timeoutMs: 120_000, intervalMs: 500, failIf: () => (server.running ? undefined : `velero server exited; last lines of ${logPath}:\n${server.logTail(5)}`) },
     );
     return server;
   }
@@ -161,11 +166,13 @@ export class VeleroServer {
 
   /** Waits until this server lists backup `name`: on another cluster, once its sync found it in the bucket. */
   async waitForBackup(name: string, timeoutMs = 120_000): Promise<void> {
+    const started = Date.now();
     await waitUntil(
       `backup ${name} synced from the bucket into ${this.opts.cluster.name}`,
       async () => (await this.opts.cluster.kubectl(["get", "backups.velero.io", "-n", this.namespace, "-o", "name"])).split("\n").includes(`backup.velero.io/${name}`),
       { timeoutMs, intervalMs: 500 },
     );
+    if (process.env.TWINSNAP_E2E_VERBOSE === "1") process.stderr.write(`    [e2e] ${((Date.now() - started) / 1000).toFixed(1)} s  backup ${name} synced into ${this.opts.cluster.name}\n`);
   }
 
   async stop(): Promise<void> {

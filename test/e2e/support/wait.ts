@@ -15,6 +15,8 @@ export class WaitTimeoutError extends Error {
 export interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
+  /** Checked before each attempt: a message ends the wait at once (the process it waits on died, say). */
+  failIf?: () => string | undefined;
 }
 
 /**
@@ -27,6 +29,8 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
   const deadline = Date.now() + timeoutMs;
   let lastSeen = "";
   for (;;) {
+    const fatal = opts.failIf?.();
+    if (fatal !== undefined) throw new Error(`gave up waiting for ${what}: ${fatal}`);
     try {
       const value = await check();
       if (value !== undefined && value !== false) return value;
