@@ -8,6 +8,7 @@ import { benchPluginExecute } from "./plugin-execute.js";
 import { benchRestoreOrder } from "./restore-order.js";
 import { benchExportApply } from "./export-apply.js";
 import { benchVeleroBackupRestore } from "./velero-backup-restore.js";
+import { benchStorePut } from "./store-put.js";
 
 const benches: Record<string, () => Promise<object>> = {
   // Both forms side by side in one run: the node script and the single executable Velero runs.
@@ -18,6 +19,8 @@ const benches: Record<string, () => Promise<object>> = {
   "restore-order": () => benchRestoreOrder(),
   "export-apply": () => benchExportApply(),
   "velero-backup-restore": () => benchVeleroBackupRestore(),
+  // Needs the S3 server peer (scripts/peers.sh s3-server).
+  "store-put": () => benchStorePut(),
 };
 
 const only = process.argv.slice(2);

@@ -1,6 +1,6 @@
 // Builds the single executable Velero runs: dist/executable/twinsnap, plus the two C++ runtime libraries node
 // needs beyond glibc in dist/executable/twinsnap-libs/ (mode 0644, so Velero's plugin walk skips them).
-//   1. esbuild bundles the CLI (proto descriptor included) into one CommonJS file;
+//   1. esbuild bundles the CLI (proto descriptor included) into one CommonJS file, and the S3 store into an asset;
 //   2. Node's single executable application support embeds it into a copy of the node binary (postject);
 //   3. patchelf points the RUNPATH at $ORIGIN/twinsnap-libs — after postject, which would corrupt it otherwise.
 // Requires `npm run build` first (for src/generated) and patchelf (Debian package `patchelf`).
@@ -19,19 +19,53 @@ mkdirSync(join(out, "twinsnap-libs"), { recursive: true });
 mkdirSync(work, { recursive: true });
 
 const bundle = join(work, "twinsnap.cjs");
-await build({
-  entryPoints: [join(root, "src", "cli", "main.ts")],
+const common = {
   bundle: true,
   platform: "node",
   target: "node20",
   format: "cjs",
-  outfile: bundle,
   legalComments: "none",
   logLevel: "warning",
+  // import() becomes require(): the embedded script has no dynamic-import callback when it runs from its code
+  // cache (below), and the AWS SDK's credential providers import node:http that way.
+  supported: { "dynamic-import": false },
+};
+// The S3 store (1.5 MB of AWS SDK) is an asset of its own, compiled only when a command opens an S3 store: the
+// plugin process Velero starts stays as small and fast as without it. It shares object-store.js (its error
+// classes) with the main bundle, so `instanceof StoreWriteError` holds across the two.
+const s3Asset = join(work, "s3-store.cjs");
+await build({
+  ...common,
+  entryPoints: [join(root, "src", "store", "s3-store.ts")],
+  outfile: s3Asset,
+  plugins: [{ name: "shared-object-store", setup: (b) => b.onResolve({ filter: /[/\\]object-store\.js$/ }, () => ({ path: "./object-store.js", external: true })) }],
+});
+const s3Loader = `// The S3 store from the executable's asset s3-store.cjs (scripts/build-executable.mjs).
+const code = require("node:sea").getAsset("s3-store.cjs", "utf8");
+const shared = { "./object-store.js": require("./object-store.ts") };
+const loaded = { exports: {} };
+new Function("module", "exports", "require", code)(loaded, loaded.exports, (id) => shared[id] ?? require(id));
+module.exports = loaded.exports;
+`;
+await build({
+  ...common,
+  entryPoints: [join(root, "src", "cli", "main.ts")],
+  outfile: bundle,
+  plugins: [
+    {
+      name: "s3-store-from-asset",
+      setup(b) {
+        b.onResolve({ filter: /[/\\]s3-store\.js$/ }, () => ({ path: "s3-store-from-asset", namespace: "twinsnap" }));
+        b.onLoad({ filter: /^s3-store-from-asset$/, namespace: "twinsnap" }, () => ({ contents: s3Loader, loader: "js", resolveDir: join(root, "src", "store") }));
+      },
+    },
+  ],
 });
 
 const blob = join(work, "sea-prep.blob");
-writeFileSync(join(work, "sea-config.json"), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
+// The V8 code cache of the bundle goes into the executable: each start skips compiling the JavaScript
+// (TWINSNAP_SEA_CODE_CACHE=0 builds without it, to compare).
+writeFileSync(join(work, "sea-config.json"), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: process.env.TWINSNAP_SEA_CODE_CACHE !== "0", assets: { "s3-store.cjs": s3Asset } }));
 execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-config.json")], { stdio: "inherit" });
 
 const exe = join(out, "twinsnap");
@@ -53,6 +87,7 @@ try {
 } catch (err) {
   throw new Error(`patchelf failed (install the Debian package patchelf): ${err.message}`);
 }
-rmSync(work, { recursive: true, force: true });
 const mib = (p) => Math.round((statSync(p).size / 2 ** 20) * 10) / 10;
-console.log(`built ${exe} (${mib(exe)} MiB) with ${join(out, "twinsnap-libs")}/ (${["libstdc++.so.6", "libgcc_s.so.1"].map((l) => `${l} ${mib(join(out, "twinsnap-libs", l))} MiB`).join(", ")})`);
+const scripts = `script ${mib(bundle)} MiB, S3 store asset ${mib(s3Asset)} MiB`;
+rmSync(work, { recursive: true, force: true });
+console.log(`built ${exe} (${mib(exe)} MiB; ${scripts}) with ${join(out, "twinsnap-libs")}/ (${["libstdc++.so.6", "libgcc_s.so.1"].map((l) => `${l} ${mib(join(out, "twinsnap-libs", l))} MiB`).join(", ")})`);

@@ -35,7 +35,12 @@ export async function restorePlanCommand(opts: RestorePlanOptions, io: { out: (s
   const store = await openCliStore(opts);
   const pair = await findPairRecord(store, opts.backup).finally(() => store.close?.());
   if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
-  const plan = restorePlan({ pair, cluster: await clusterFacts(opts), store: opts.store, veleroNamespace: opts.veleroNamespace, ...(opts.mode ? { override: opts.mode } : {}) });
+  // A bsl: store is read through the apiserver, which the same-cluster steps stop: they name its bucket instead.
+  const planStore = opts.store.startsWith("bsl:") ? (store.openUrl ?? store.url) : opts.store;
+  const plan = restorePlan({ pair, cluster: await clusterFacts(opts), store: planStore, veleroNamespace: opts.veleroNamespace, ...(opts.mode ? { override: opts.mode } : {}) });
+  if (planStore !== opts.store) {
+    io.err(`note: ${opts.store} is read through the apiserver; the steps use its bucket, ${planStore}, with the credentials in AWS_SHARED_CREDENTIALS_FILE (save the BSL's credentials Secret while the cluster answers)\n`);
+  }
   for (const w of plan.warnings) io.err(`warning: ${w}\n`);
   io.out(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, pair));
   return 0;

@@ -49,7 +49,8 @@ export function restorePlan(opts: PlanOptions): RestorePlan {
   if (opts.override && opts.override !== decided.mode) warnings.push(`--mode ${opts.override} overrides the detected ${decided.mode} (${decided.why})`);
   const name = pair.backup.name;
   const ns = opts.veleroNamespace;
-  const verify = { title: "Check the pair: the snapshot reads back and etcd accepts it", commands: [`twinsnap pairs verify ${name} --store ${opts.store} --etcdutl $(command -v etcdutl)`] };
+  const store = shellWord(opts.store);
+  const verify = { title: "Check the pair: the snapshot reads back and etcd accepts it", commands: [`twinsnap pairs verify ${name} --store ${store} --etcdutl $(command -v etcdutl)`] };
   if (mode === "same-cluster") {
     if (!pair.snapshot) {
       warnings.push(`backup ${name} has no etcd snapshot (${pair.state}${pair.reason ? `: ${pair.reason}` : pair.etcd ? `: ${pair.etcd.reason}` : ""}); only the Velero path is possible`);
@@ -69,7 +70,7 @@ export function restorePlan(opts: PlanOptions): RestorePlan {
         {
           title: `Restore etcd to revision ${rev} on each member (new data directory, revision bumped and marked compacted)`,
           commands: [
-            `twinsnap etcd restore --backup ${name} --store ${opts.store} --name <member> --initial-cluster <m1>=https://<ip1>:2380,... --initial-advertise-peer-urls https://<this member>:2380 --data-dir /var/lib/etcd-twinsnap --etcdutl $(command -v etcdutl)`,
+            `twinsnap etcd restore --backup ${name} --store ${store} --name <member> --initial-cluster <m1>=https://<ip1>:2380,... --initial-advertise-peer-urls https://<this member>:2380 --data-dir /var/lib/etcd-twinsnap --etcdutl $(command -v etcdutl)`,
           ],
           note: "Run it on one member: it prints the exact command for the others. The bumped, compacted revision makes kubelets, controllers and Velero re-list instead of resuming from stale caches.",
         },
@@ -126,4 +127,9 @@ export function formatPlan(plan: RestorePlan, pair: PairRecord): string {
     lines.push("");
   });
   return `${lines.join("\n")}`;
+}
+
+/** A word a shell passes as it is (s3:// URLs carry "?" and "&"). */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_/:.,=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

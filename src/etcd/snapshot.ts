@@ -86,6 +86,12 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   try {
     const stream = await client.snapshot();
     const gz = createGzip();
+    // Which side failed first: etcd's stream, or the store (which closes its input when it gives up, and then
+    // the stream reports a premature close that is not etcd's fault).
+    let etcdFailedFirst = false;
+    let storeClosedFirst = false;
+    stream.once("error", () => (etcdFailedFirst = !storeClosedFirst));
+    gz.once("close", () => (storeClosedFirst = !etcdFailedFirst));
     const body = pipeline(stream, blobs, gz).catch((err: unknown) => {
       gz.destroy(err as Error); // make the store's write fail too, so nothing is published
       throw err;
@@ -93,12 +99,13 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     // Wait for both sides: when the stream breaks, the store must have removed its partial object before we
     // report the failure (a caller may retry at once).
     const [put, streamed] = await Promise.allSettled([store.put(key, gz), body]);
-    if (streamed.status === "rejected") throw streamed.reason;
+    if (streamed.status === "rejected" && (etcdFailedFirst || put.status === "fulfilled")) throw streamed.reason;
     if (put.status === "rejected") throw put.reason;
+    if (streamed.status === "rejected") throw streamed.reason;
     stored = put.value;
   } catch (err) {
     await store.delete(key).catch(() => undefined);
-    // The stream's failure is checked first above: a StoreWriteError here is the store's own (denied, unreachable).
+    // A StoreWriteError here is the store's own failure (denied, unreachable), not etcd's.
     if (err instanceof StoreWriteError) throw new SnapshotStreamError(`storing the snapshot failed: ${err.message}`, { cause: err, recoverable: err.recoverable });
     throw new SnapshotStreamError(`the snapshot stream from etcd broke: ${(err as Error).message}`, { cause: err });
   }

@@ -96,7 +96,6 @@ export function s3OptionsFromBackupStorageLocation(bsl: BackupStorageLocation, c
     ...(config.kmsKeyId ? { kmsKeyId: config.kmsKeyId } : {}),
     ...(config.serverSideEncryption ? { serverSideEncryption: config.serverSideEncryption } : {}),
     ...(credentials ? { credentials } : {}),
-    url: `s3://${bucket}/${prefix === "" ? "" : `${prefix}/`}${TWINSNAP_SUBDIRECTORY}`,
   };
 }
 

@@ -35,8 +35,11 @@ export interface StoreAccess {
   s3?: Pick<S3StoreOptions, "partSizeBytes" | "queueSize" | "maxAttempts" | "listPageSize">;
 }
 
-/** A store that holds connections (S3) has close(); call it before exiting. */
-export type OpenedStore = ObjectStore & { close?(): void };
+/**
+ * A store that holds connections (S3) has close(); call it before exiting. An S3 store also has openUrl: the
+ * s3:// URL with region and endpoint that opens it again (for a bsl: store, without the cluster).
+ */
+export type OpenedStore = ObjectStore & { close?(): void; openUrl?: string };
 
 export class UnsupportedStoreError extends Error {
   override readonly name = "UnsupportedStoreError";

@@ -37,9 +37,21 @@ export interface S3StoreOptions {
   listPageSize?: number;
   /** Attempts per request, retries included (default 3). */
   maxAttempts?: number;
-  /** How the store is named in messages and records (default s3://bucket/prefix). */
-  url?: string;
 }
 
 export const DEFAULT_PART_SIZE = 8 * 2 ** 20;
 export const DEFAULT_QUEUE_SIZE = 2;
+
+/** The bucket and prefix as s3://bucket/prefix: how records and messages name the store and its objects. */
+export function s3StoreName(o: Pick<S3StoreOptions, "bucket" | "prefix">): string {
+  return `s3://${o.bucket}${o.prefix ? `/${o.prefix}` : ""}`;
+}
+
+/**
+ * The s3:// URL that opens this store again (credentials aside): what an operator passes when the cluster that
+ * held a bsl: location is down.
+ */
+export function s3StoreUrl(o: Pick<S3StoreOptions, "bucket" | "prefix" | "region" | "endpoint" | "forcePathStyle">): string {
+  const query = [`region=${encodeURIComponent(o.region)}`, ...(o.endpoint ? [`endpoint=${o.endpoint}`] : []), ...(o.forcePathStyle ? ["forcePathStyle=true"] : [])];
+  return `${s3StoreName(o)}?${query.join("&")}`;
+}

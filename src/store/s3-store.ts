@@ -22,16 +22,20 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { checkKey, ObjectNotFoundError, StoreAccessError, StoreWriteError, type ObjectStore, type PutResult } from "./object-store.js";
 import { isS3NotFound, isS3Transient } from "./s3-errors.js";
-import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3StoreOptions } from "./s3-options.js";
+import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, s3StoreName, s3StoreUrl, type S3StoreOptions } from "./s3-options.js";
 
 export class S3Store implements ObjectStore {
+  /** s3://bucket/prefix */
   readonly url: string;
+  /** The --store URL that opens this store again: s3://bucket/prefix?region=...&endpoint=... */
+  readonly openUrl: string;
   private readonly client: S3Client;
   private readonly base: string;
 
   constructor(private readonly opts: S3StoreOptions) {
     this.base = opts.prefix === "" ? "" : `${opts.prefix}/`;
-    this.url = opts.url ?? `s3://${opts.bucket}${opts.prefix ? `/${opts.prefix}` : ""}`;
+    this.url = s3StoreName(opts);
+    this.openUrl = s3StoreUrl(opts);
     const checksums = (opts.checksumAlgorithm ?? "CRC32") !== "";
     const tls = opts.caCert || opts.insecureSkipTlsVerify;
     const config: S3ClientConfig = {
@@ -70,7 +74,7 @@ export class S3Store implements ObjectStore {
     });
     // The source's error destroys the tap, which fails the upload before it completes. (Not stream.pipeline: when
     // the uploader gives up it closes the tap, and pipeline would report that as an error of the source.)
-    body.once("error", (err) => {
+    body.on("error", (err) => {
       sourceError ??= err;
       tap.destroy(err);
     });
@@ -99,8 +103,10 @@ export class S3Store implements ObjectStore {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: objectKey })).catch(() => undefined);
       throw new StoreWriteError(this.url, key, { cause: sourceError, recoverable: (sourceError as { recoverable?: unknown }).recoverable === true });
     }
-    // A process that died mid-upload of this key earlier could not abort its upload: do it now (best effort).
-    await this.abortStaleUploads(key, new Date()).catch(() => 0);
+    // A process that died mid-upload of this key earlier could not abort its upload: do it now. Only after a
+    // multipart upload (what leaves such parts), and best effort: listing uploads needs
+    // s3:ListBucketMultipartUploads, which Velero's example IAM policy does not grant.
+    if (size > (this.opts.partSizeBytes ?? DEFAULT_PART_SIZE)) await this.abortStaleUploads(key, new Date()).catch(() => 0);
     return { size, sha256: hash.digest("hex") };
   }
 

@@ -47,6 +47,23 @@ describe("the Helm chart", function () {
     assert.deepEqual(yaml.load(cm.data["config.yaml"]), { disableRules: ["pod-priority"] });
   });
 
+  it("store bsl:<name>: the Role may get that BackupStorageLocation and its one credentials Secret, no other", async () => {
+    const cluster = await testCluster("source", { withControllerManager: true });
+    await cluster.kubectl(["create", "namespace", "velero"]).catch(() => undefined);
+    const roleRules = (rendered: string) => (yaml.loadAll(rendered).filter(Boolean) as Record<string, any>[]).find((d) => d.kind === "Role")!.rules as Record<string, string[]>[];
+    const rendered = await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.store=bsl:primary", "--set", "coordinator.bslCredentialsSecret=bsl-aws"]);
+    const rules = roleRules(rendered);
+    assert.deepEqual(rules.find((r) => r.resources!.includes("backupstoragelocations")), { apiGroups: ["velero.io"], resources: ["backupstoragelocations"], resourceNames: ["primary"], verbs: ["get"] });
+    assert.deepEqual(rules.find((r) => r.resources!.includes("secrets")), { apiGroups: [""], resources: ["secrets"], resourceNames: ["bsl-aws"], verbs: ["get"] });
+    assert.match(rendered, /--store=bsl:primary/);
+    assert.doesNotMatch(rendered, /mountPath: primary|name: store$/m, "no hostPath for a bucket");
+    const file = join(work, "rendered-bsl.yaml");
+    writeFileSync(file, rendered);
+    assert.match(await cluster.kubectl(["apply", "--dry-run=server", "-f", file]), /role.rbac.authorization.k8s.io\/dr-twinsnap created \(server dry run\)/);
+    const fileStore = roleRules(await helm(["template", "dr", CHART, "--namespace", "velero"]));
+    assert.ok(!fileStore.some((r) => r.resources!.includes("secrets") || r.resources!.includes("backupstoragelocations")), "a file:// store reads no Secret");
+  });
+
   it("a managed control plane: no etcd certificates mounted, etcd endpoints none", async () => {
     const rendered = await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.etcd.endpoints=none"]);
     assert.match(rendered, /--etcd-endpoints=none/);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -16,8 +16,8 @@ import { etcdutlSnapshotStatus } from "../../src/etcd/etcdutl.js";
 import { saveSnapshot, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
 import { ObjectNotFoundError, StoreWriteError } from "../../src/store/object-store.js";
 import { openStore, type OpenedStore } from "../../src/store/open-store.js";
-import { startStandaloneEtcd } from "../support/control-plane.js";
-import { REPO_ROOT } from "../support/fixtures.js";
+import { freePort, startStandaloneEtcd } from "../support/control-plane.js";
+import { PLUGIN_FORMS, REPO_ROOT } from "../support/fixtures.js";
 import { peer } from "../support/peers.js";
 import { startS3Server, type S3Server } from "../support/s3-server.js";
 import { testCluster } from "../support/test-clusters.js";
@@ -272,6 +272,33 @@ describe("S3 store on a real S3 server (moto)", function () {
     });
   });
 
+  describe("the single executable", () => {
+    let etcd: Awaited<ReturnType<typeof startStandaloneEtcd>>;
+    before(async () => {
+      if (!existsSync(PLUGIN_FORMS.executable)) throw new Error(`${PLUGIN_FORMS.executable} is missing: run "npm run build:executable" (npm test does)`);
+      etcd = await startStandaloneEtcd("s3-executable");
+      const client = new Etcd3({ hosts: etcd.endpoint });
+      for (let i = 0; i < 20; i++) await client.put(`/registry/configmaps/exe/cm-${i}`).value(`v${i}`);
+      client.close();
+    });
+    after(async () => etcd?.stop());
+
+    it("loads its S3 store from an asset of its own and writes there; the store's errors keep their type", async () => {
+      const env = { ...process.env, AWS_SHARED_CREDENTIALS_FILE: s3.credentialsFile };
+      const url = `s3://twinsnap/exe?endpoint=${s3.url}&forcePathStyle=true`;
+      const { stdout } = await run(PLUGIN_FORMS.executable, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", url, "--name", "from-exe", "--etcdutl", peer("ETCDUTL_BIN")], { env });
+      assert.equal(JSON.parse(stdout).store, "s3://twinsnap/exe");
+      assert.deepEqual(await s3.keys("twinsnap", "exe/"), ["exe/snapshots/from-exe.db.gz", "exe/snapshots/from-exe.json"]);
+      // "storing the snapshot failed" only if saveSnapshot sees a StoreWriteError: the class crosses from the asset.
+      const missingBucket = `s3://no-such-bucket/exe?endpoint=${s3.url}&forcePathStyle=true`;
+      await assert.rejects(run(PLUGIN_FORMS.executable, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", missingBucket, "--name", "x"], { env }), (e: { stderr: string; code: number }) => {
+        assert.equal(e.code, 1);
+        assert.match(e.stderr, /storing the snapshot failed: writing snapshots\/x.db.gz to s3:\/\/no-such-bucket\/exe failed: .*(bucket does not exist|NoSuchBucket)/i);
+        return true;
+      });
+    });
+  });
+
   describe("bsl:<name> on a real kube-apiserver", () => {
     const ns = "twinsnap-bsl";
     let kubeconfig: string;
@@ -334,6 +361,64 @@ describe("S3 store on a real S3 server (moto)", function () {
       assert.equal(JSON.parse(stdout).store, "s3://velero/cluster-b/plugins/twinsnap");
       assert.deepEqual(await s3.keys("velero", "cluster-b/"), ["cluster-b/plugins/twinsnap/snapshots/own.db.gz", "cluster-b/plugins/twinsnap/snapshots/own.json"]);
     });
+
+    it("the coordinator pairs a backup into bsl:default; pairs list/verify and restore plan read it from there", async function () {
+      this.timeout(180_000);
+      const home = mkdtempSync(join(tmpdir(), "twinsnap-home-"));
+      const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_"))), HOME: home };
+      const coordinator = spawn(TWINSNAP, ["coordinator", "--store", "bsl:default", "--etcd-endpoints", etcdEndpoint, "--kubeconfig", kubeconfig, "--velero-namespace", ns, "--no-leader-elect", "--metrics-address", `127.0.0.1:${await freePort()}`], { env, stdio: ["ignore", "ignore", "pipe"] });
+      let log = "";
+      coordinator.stderr!.on("data", (c: Buffer) => (log += c.toString()));
+      const exited = new Promise<number | null>((r) => coordinator.once("exit", (code) => r(code)));
+      const kubectl = (args: string[]) => run(peer("KUBECTL_BIN"), ["--kubeconfig", kubeconfig, "-n", ns, ...args]);
+      const pairKeys = async () => (await s3.keys("velero", "cluster-a/plugins/twinsnap/pairs/")).filter((k) => k.endsWith(".json"));
+      try {
+        await kubectl(["create", "-f", await backupFile("bsl-nightly")]);
+        await kubectl(["patch", "backups.velero.io", "bsl-nightly", "--type=merge", "-p", JSON.stringify({ status: { phase: "InProgress" } })]);
+        const deadline = Date.now() + 120_000;
+        const pairState = async () => {
+          const keys = await pairKeys();
+          if (keys.length === 0) return undefined;
+          const store = await openStore(`s3://velero/cluster-a/plugins/twinsnap?endpoint=${s3.url}&forcePathStyle=true`, { aws: { credentials: s3.credentials } });
+          stores.push(store);
+          return JSON.parse(await text(await store.get(keys[0]!.slice("cluster-a/plugins/twinsnap/".length)))) as { state: string; snapshot?: unknown };
+        };
+        while (!(await pairState())?.snapshot) {
+          assert.ok(Date.now() < deadline && coordinator.exitCode === null, `no snapshot in the BSL within 120 s; coordinator log:\n${log}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        await kubectl(["patch", "backups.velero.io", "bsl-nightly", "--type=merge", "-p", JSON.stringify({ status: { phase: "Completed" } })]);
+        while ((await pairState())?.state !== "Paired") {
+          assert.ok(Date.now() < deadline && coordinator.exitCode === null, `not Paired within 120 s; coordinator log:\n${log}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      } finally {
+        coordinator.kill("SIGTERM");
+        await exited;
+      }
+      assert.ok((await s3.keys("velero", "cluster-a/")).every((k) => k.startsWith("cluster-a/backups/") || k.startsWith("cluster-a/plugins/twinsnap/")));
+      const listed = await twinsnap(["pairs", "list", "--store", "bsl:default"]);
+      assert.match(listed.stdout, /bsl-nightly\s+Paired\s/);
+      const verified = await twinsnap(["pairs", "verify", "bsl-nightly", "--store", "bsl:default", "--etcdutl", peer("ETCDUTL_BIN")]);
+      assert.match(verified.stdout, /^OK\s+bsl-nightly \(Paired, revision \d+\)/m);
+      const plan = await twinsnap(["restore", "plan", "--backup", "bsl-nightly", "--store", "bsl:default", "--json"]);
+      const steps = JSON.parse(plan.stdout) as { mode: string; steps: { commands?: string[] }[] };
+      assert.equal(steps.mode, "same-cluster");
+      // Its etcd restore runs while the apiserver is down: it names the bucket, not the BSL.
+      const bucketUrl = `s3://velero/cluster-a/plugins/twinsnap?region=us-east-1&endpoint=${s3.url}&forcePathStyle=true`;
+      const restoreCommand = steps.steps.flatMap((s) => s.commands ?? []).find((c) => c.startsWith("twinsnap etcd restore"))!;
+      assert.ok(restoreCommand.includes(`--store '${bucketUrl}'`), restoreCommand);
+      assert.match(plan.stderr, /bsl:default is read through the apiserver/);
+      // And so it is, with no cluster at all: the URL and the credentials file only.
+      const offline = await run(TWINSNAP, ["pairs", "verify", "bsl-nightly", "--store", bucketUrl], { env: { ...env, AWS_SHARED_CREDENTIALS_FILE: s3.credentialsFile, KUBECONFIG: "/nonexistent" } });
+      assert.match(offline.stdout, /^OK\s+bsl-nightly/m);
+    });
+
+    const backupFile = async (name: string) => {
+      const file = join(mkdtempSync(join(tmpdir(), "twinsnap-backup-")), `${name}.json`);
+      writeFileSync(file, JSON.stringify({ apiVersion: "velero.io/v1", kind: "Backup", metadata: { name, namespace: ns }, spec: { storageLocation: "default", includedNamespaces: ["*"] } }));
+      return file;
+    };
 
     const refused: [string, RegExp][] = [
       ["bsl:missing", /BackupStorageLocation twinsnap-bsl\/missing: does not exist; list them with: kubectl get backupstoragelocations -n twinsnap-bsl/],

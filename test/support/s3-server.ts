@@ -31,6 +31,8 @@ export interface S3Server {
 }
 
 export async function startS3Server(opts: { buckets?: string[] } = {}): Promise<S3Server> {
+  // The SDK warns once per process that its 2027 releases need Node 22: noise in test output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const bin = peer("MOTO_SERVER_BIN");
   const dir = mkdtempSync(join(tmpdir(), "twinsnap-s3-"));
   const port = await freePort();

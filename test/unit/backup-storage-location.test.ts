@@ -11,6 +11,8 @@ import {
 } from "../../src/store/backup-storage-location.js";
 import { credentialsFromFile } from "../../src/store/aws-credentials-file.js";
 import { isS3NotFound, isS3Transient } from "../../src/store/s3-errors.js";
+import { s3StoreUrl } from "../../src/store/s3-options.js";
+import { parseStoreUrl } from "../../src/store/store-url.js";
 
 const minio: BackupStorageLocation = {
   metadata: { name: "default", namespace: "velero" },
@@ -50,8 +52,14 @@ describe("BackupStorageLocation to S3 store options", () => {
       checksumAlgorithm: "CRC32",
       insecureSkipTlsVerify: false,
       credentials: { accessKeyId: "k", secretAccessKey: "s" },
-      url: "s3://velero/cluster-a/plugins/twinsnap",
     });
+  });
+
+  it("names the store by an s3:// URL that opens it again without the cluster", () => {
+    const o = s3OptionsFromBackupStorageLocation(minio, undefined);
+    const url = s3StoreUrl(o);
+    assert.equal(url, "s3://velero/cluster-a/plugins/twinsnap?region=minio&endpoint=http://minio.velero.svc:9000&forcePathStyle=true");
+    assert.deepEqual(parseStoreUrl(url), { kind: "s3", bucket: "velero", prefix: "cluster-a/plugins/twinsnap", region: "minio", endpoint: "http://minio.velero.svc:9000", forcePathStyle: true });
   });
 
   it("a BSL without prefix: plugins/twinsnap at the bucket's root; velero.io/aws is the same provider", () => {

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import type { EtcdMaintenance } from "../../src/etcd/etcd-client.js";
 import { saveSnapshot, SnapshotIntegrityError, SnapshotStreamError, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
+import { StoreWriteError, type ObjectStore } from "../../src/store/object-store.js";
 
 const header = { revision: "42", cluster_id: "c1", member_id: "m1" };
 
@@ -44,6 +45,29 @@ describe("snapshot store writes", () => {
     const chunks = Array.from({ length: 16 }, () => Buffer.alloc(64 * 1024, 7));
     await assert.rejects(saveSnapshot(fakeEtcd(chunks, 8), store, "snapshots/b.db.gz"), (e: unknown) => e instanceof SnapshotStreamError && /connection reset/.test(e.message));
     assert.deepEqual(readdirSync(join(dir, "snapshots")), []);
+  });
+
+  it("a store that fails (denied, unreachable) is reported as the store's failure, with its recoverable marker", async () => {
+    // As the S3 store does: it stops reading its input, closes it, and rejects.
+    const denied: ObjectStore = {
+      url: "s3://bucket/p",
+      put: async (key, body) => {
+        for await (const _ of body) break;
+        body.destroy();
+        throw new StoreWriteError("s3://bucket/p", key, { cause: Object.assign(new Error("Access Denied"), { name: "AccessDenied" }), recoverable: false });
+      },
+      get: async () => assert.fail("not read"),
+      head: async () => undefined,
+      list: async () => [],
+      delete: async () => undefined,
+    };
+    const chunks = Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 1));
+    await assert.rejects(saveSnapshot(fakeEtcd(chunks), denied, "snapshots/d.db.gz"), (e: unknown) => {
+      assert.ok(e instanceof SnapshotStreamError);
+      assert.match(e.message, /^storing the snapshot failed: writing snapshots\/d.db.gz to s3:\/\/bucket\/p failed: Access Denied/);
+      assert.equal(e.recoverable, false, "no retry for a denied write");
+      return true;
+    });
   });
 
   it("verification catches a stored object that was changed after it was written", async () => {
