@@ -7,6 +7,7 @@ import { PLUGIN_FORMS, REPO_ROOT } from "../test/support/fixtures.js";
 import { benchPluginExecute } from "./plugin-execute.js";
 import { benchRestoreOrder } from "./restore-order.js";
 import { benchExportApply } from "./export-apply.js";
+import { benchVeleroBackupRestore } from "./velero-backup-restore.js";
 import { benchStorePut } from "./store-put.js";
 import { benchEtcdSnapshot, etcdSnapshotBenchOptions, withS3Store } from "./etcd-snapshot.js";
 
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<object>> = {
   }),
   "restore-order": () => benchRestoreOrder(),
   "export-apply": () => benchExportApply(),
+  "velero-backup-restore": () => benchVeleroBackupRestore(),
   // Needs the S3 server peer (scripts/peers.sh s3-server).
   "store-put": () => benchStorePut(),
   // etcdctl and twinsnap (file store; S3 with TWINSNAP_BENCH_S3=1) on the same filled etcd, one process per run.

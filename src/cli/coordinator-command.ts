@@ -23,6 +23,8 @@ export interface CoordinatorCommandOptions {
   metricsAddress: string;
   /** Take a Lease in Velero's namespace first, so replicas never pair at once (default on). */
   leaderElect: boolean;
+  /** How long a pair outlives its deleted backup (default 1 hour). */
+  retentionGraceMs?: number;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -37,7 +39,9 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const [host, port] = splitAddress(opts.metricsAddress);
   const http = await serveMetrics(metrics, { host, port });
   const etcdSource = etcd ?? { unavailable: "etcd is not reachable from this cluster (managed control plane; --etcd-endpoints none)" };
-  const coordinator = new Coordinator({ client, store, etcd: etcdSource, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, shareWindowMs: opts.shareWindowMs, metrics });
+  const coordinator = new Coordinator({ client, store, etcd: etcdSource, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, shareWindowMs: opts.shareWindowMs, metrics,
+    ...(opts.retentionGraceMs !== undefined ? { retentionGraceMs: opts.retentionGraceMs } : {}),
+  });
   const abort = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => abort.abort());
   log.info("coordinator started", { cluster: connection.source, veleroNamespace: opts.veleroNamespace, store: store.url, etcd: etcd ? opts.etcd.endpoints.join(",") : "none", shareWindowSeconds: opts.shareWindowMs / 1000 });

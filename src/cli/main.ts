@@ -40,6 +40,7 @@ Usage:
                  [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
                  [--share-window 0] [--metrics-address :8080] [--no-leader-elect]
                        pair every Velero backup with a verified etcd snapshot (runs until stopped)
+                       --retention-grace 1h: how long a pair outlives its deleted backup
   twinsnap pairs list [--store URL] [-o table|json|yaml]
   twinsnap pairs show BACKUP [--store URL] [-o yaml|json]
   twinsnap pairs verify [BACKUP...] [--store URL] [--etcdutl PATH] [--kubeconfig FILE] [--velero-namespace velero]
@@ -240,6 +241,7 @@ async function runCli(argv: string[]): Promise<number> {
           "metrics-address": { type: "string", default: ":8080" },
           "leader-elect": { type: "boolean", default: true },
           "no-leader-elect": { type: "boolean", default: false },
+          "retention-grace": { type: "string" },
         },
       });
       if (!values["etcd-endpoints"]) throw new UsageError("coordinator needs --etcd-endpoints");
@@ -259,6 +261,7 @@ async function runCli(argv: string[]): Promise<number> {
         },
         ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
         ...(values["log-level"] ? { logLevel: values["log-level"] } : {}),
+        ...(values["retention-grace"] !== undefined ? { retentionGraceMs: parseDuration("--retention-grace", values["retention-grace"]) } : {}),
       });
     }
     case "pairs": {

@@ -47,7 +47,7 @@ export interface CoordinatorOptions {
   now?: () => Date;
   /** How long a pair outlives its deleted backup before retention removes it (default 1 hour). */
   retentionGraceMs?: number;
-  /** How often retention runs besides each re-list (default 5 minutes). */
+  /** How often retention runs besides each re-list (default 5 minutes, or the grace period if shorter). */
   gcIntervalMs?: number;
   metrics?: CoordinatorMetrics;
   /**
@@ -75,6 +75,8 @@ export const ANNOTATIONS = {
 
 export class Coordinator {
   private readonly chains = new Map<string, Promise<void>>();
+  /** Backups Velero synced from its storage location, by uid: the pair they already have (undefined: none). */
+  private readonly resynced = new Map<string, PairRecord | undefined>();
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private identity?: Promise<string>;
@@ -111,7 +113,7 @@ export class Coordinator {
     let delay = 1000;
     const gc = setInterval(() => {
       this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
-    }, this.opts.gcIntervalMs ?? 300_000);
+    }, this.opts.gcIntervalMs ?? Math.min(300_000, this.opts.retentionGraceMs ?? 3_600_000));
     signal.addEventListener("abort", () => clearInterval(gc), { once: true });
     while (!signal.aborted) {
       try {
@@ -244,9 +246,12 @@ export class Coordinator {
   async reconcile(backup: VeleroBackup): Promise<void> {
     const uid = backup.metadata.uid;
     const record = await this.readRecord(uid);
+    if (!record && (await this.pairOfResyncedBackup(backup))) return;
     const step = nextPairingStep(backup.status?.phase ?? "", record);
     switch (step.do) {
       case "nothing":
+        // Annotations from another moment (an etcd restore brings back the Backup as the snapshot saw it): mirror again.
+        if (record && backup.metadata.annotations?.[ANNOTATIONS.state] !== record.state) await this.mirror(backup, record);
         return;
       case "record-pending":
         return this.write(backup, { state: "Pending" });
@@ -345,6 +350,28 @@ export class Coordinator {
     }
   }
 
+  /**
+   * A Backup that Velero's sync made from its storage location — after its object was lost (a new cluster, or an
+   * etcd restore that brought it back unfinished and was deleted): a new uid, but the same backup, which already
+   * has its pair in the store. Snapshotting now would pair the backup with an etcd that has nothing to do with it;
+   * instead the Backup gets the existing pair's annotations. Recognised by name and start time, once per uid.
+   */
+  private async pairOfResyncedBackup(backup: VeleroBackup): Promise<PairRecord | undefined> {
+    const uid = backup.metadata.uid;
+    if (this.resynced.has(uid)) return this.resynced.get(uid);
+    const started = backup.status?.startTimestamp;
+    const phase = backup.status?.phase ?? "";
+    if (!started || !["Completed", "PartiallyFailed", "Failed"].includes(phase)) return undefined;
+    const { records } = await listPairRecords(this.opts.store);
+    const earlier = records.find((r) => r.backup.name === backup.metadata.name && r.backup.uid !== uid && r.backup.startTimestamp === started);
+    this.resynced.set(uid, earlier);
+    if (earlier) {
+      this.opts.log.info("backup synced by Velero from its storage location; it keeps its pair", { backup: backup.metadata.name, pair: earlier.backup.uid, state: earlier.state });
+      await this.mirror(backup, earlier);
+    }
+    return earlier;
+  }
+
   private async slot(): Promise<void> {
     if (this.running >= (this.opts.concurrency ?? 2)) await new Promise<void>((r) => this.waiting.push(r));
     this.running++;
@@ -364,10 +391,11 @@ export class Coordinator {
     const record: PairRecord = {
       apiVersion: PAIR_RECORD_API_VERSION,
       kind: "PairRecord",
-      backup: backupRef(backup),
       clusterIdentity: await this.clusterIdentity(),
       coordinatorVersion: this.opts.version,
       ...fields,
+      // The Backup as it is now, not as an earlier record saw it: a Paired record says Completed, with its end.
+      backup: backupRef(backup),
       updatedAt: this.now().toISOString(),
     } as PairRecord;
     if (fields.state !== "Failed" && fields.state !== "BackupFailed") delete record.reason;
@@ -383,7 +411,7 @@ export class Coordinator {
     const annotations: Record<string, string | null> = {
       [ANNOTATIONS.state]: record.state,
       [ANNOTATIONS.reason]: record.reason ?? null,
-      [ANNOTATIONS.record]: `${this.opts.store.url}/${pairKey(backup.metadata.uid)}`,
+      [ANNOTATIONS.record]: `${this.opts.store.url}/${pairKey(record.backup.uid)}`,
       [ANNOTATIONS.revision]: record.snapshot?.revision ?? (record.etcd ? "unavailable" : null),
       [ANNOTATIONS.sha256]: record.snapshot?.snapshotSha256 ?? null,
     };

@@ -79,6 +79,7 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
       const r = recordOf("b1")!;
       assert.equal(r.snapshotTiming, "during-backup");
       assert.equal(r.backup.schedule, "nightly");
+      assert.equal(r.backup.phase, "Completed", "the record says how the backup ended, not how an earlier record saw it");
       assert.match(r.clusterIdentity, /^[0-9a-f-]{36}$/);
       assert.ok(Number(r.snapshot!.revision) > 0);
       const annotations = JSON.parse(await cluster.kubectl(["get", "backups.velero.io", "b1", "-n", "velero", "-o", "jsonpath={.metadata.annotations}"]));
@@ -193,6 +194,34 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
       abort.abort();
       await running;
       client.close();
+    }
+  });
+
+  it("a Backup Velero syncs back from its storage location (a new uid) keeps its pair: no second snapshot, annotated with it", async () => {
+    const status = (phase: string) => JSON.stringify({ status: { phase, startTimestamp: "2026-11-30T01:00:00Z", ...(phase === "Completed" ? { completionTimestamp: "2026-11-30T01:00:09Z" } : {}) } });
+    const coordinator = startCoordinator();
+    try {
+      await createBackup("synced-back");
+      await cluster.kubectl(["patch", "backups.velero.io", "synced-back", "-n", "velero", "--type=merge", "-p", status("InProgress")]);
+      await until("synced-back snapshot", () => recordOf("synced-back")?.snapshot !== undefined);
+      await cluster.kubectl(["patch", "backups.velero.io", "synced-back", "-n", "velero", "--type=merge", "-p", status("Completed")]);
+      await until("synced-back Paired", () => recordOf("synced-back")?.state === "Paired");
+      const original = recordOf("synced-back")!;
+
+      // The object is lost (kubectl delete, or an etcd restore brought it back unfinished and it was deleted);
+      // Velero's backup sync creates it again from the bucket: same name and start, Completed, a new uid.
+      await cluster.kubectl(["delete", "backups.velero.io", "synced-back", "-n", "velero"]);
+      const synced = join(storeDir, "synced-back.json");
+      writeFileSync(synced, JSON.stringify({ apiVersion: "velero.io/v1", kind: "Backup", metadata: { name: "synced-back", namespace: "velero" }, spec: { storageLocation: "default" }, ...JSON.parse(status("Completed")) }));
+      await cluster.kubectl(["create", "-f", synced]);
+      const annotationsOf = async () => JSON.parse(await cluster.kubectl(["get", "backups.velero.io", "synced-back", "-n", "velero", "-o", "jsonpath={.metadata.annotations}"]) || "{}");
+      await until("the synced Backup annotated", async () => (await annotationsOf())["twinsnap.dev/pair-state"] === "Paired");
+      const annotations = await annotationsOf();
+      assert.match(annotations["twinsnap.dev/pair-record"], new RegExp(`/pairs/${original.backup.uid}\\.json$`));
+      assert.equal(annotations["twinsnap.dev/snapshot-sha256"], original.snapshot!.snapshotSha256);
+      assert.deepEqual(records().filter((r) => r.backup.name === "synced-back").map((r) => r.backup.uid), [original.backup.uid], "one pair for the backup, the one taken while it ran");
+    } finally {
+      await coordinator.stop();
     }
   });
 

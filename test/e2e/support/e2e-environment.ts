@@ -13,6 +13,8 @@ import { VeleroServer, type VeleroServerOptions } from "./velero-server.js";
 export class E2eEnvironment {
   readonly clusters: E2eCluster[] = [];
   readonly servers: VeleroServer[] = [];
+  /** Other things a suite started against the clusters (a coordinator): stopped first, newest first. */
+  private readonly teardowns: (() => Promise<void>)[] = [];
 
   private constructor(
     readonly dir: string,
@@ -45,9 +47,15 @@ export class E2eEnvironment {
     return server;
   }
 
+  /** Registers something to stop before the Velero servers and clusters go. */
+  onStop(teardown: () => Promise<void>): void {
+    this.teardowns.push(teardown);
+  }
+
   /** Stops everything it started; keeps the directories when asked (a failure) and says where they are. */
   async stop(opts: { keep: boolean }): Promise<void> {
     const errors: unknown[] = [];
+    for (const t of this.teardowns.splice(0).reverse()) await t().catch((e) => errors.push(e));
     const started = Date.now();
     await Promise.all(this.servers.splice(0).map((s) => s.stop().catch((e) => errors.push(e))));
     const serversStopped = Date.now();
