@@ -194,8 +194,11 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   } catch (err) {
     await store.delete(key).catch(() => undefined);
     if (options.signal?.aborted || err instanceof SnapshotAbortedError) throw new SnapshotAbortedError(`the snapshot into ${store.url}/${key} was stopped; nothing was stored`, { cause: err });
-    if (first?.side === "store") {
-      const cause = putFailure ?? first.error;
+    // A store that gives up closes its input (or its error is passed on into the stream): what the stream then
+    // reports — a premature close, or the store's own error — is not etcd's fault.
+    const consequence = (e: Error) => e instanceof StoreWriteError || (e as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE";
+    if (first?.side === "store" || (putFailure instanceof StoreWriteError && (!first || consequence(first.error)))) {
+      const cause = putFailure ?? first?.error;
       throw new SnapshotUploadError(`storing the snapshot failed: ${(cause as Error).message}`, { cause });
     }
     throw new SnapshotStreamError(`the snapshot stream from etcd broke: ${(first?.error ?? (err as Error)).message}`, { cause: first?.error ?? err });
