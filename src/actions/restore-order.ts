@@ -1,6 +1,6 @@
 // twinsnap.dev/restore-order: dependency-first restores inside Velero.
 // At backup, the BackupItemAction finds what each item needs (the dependency rules), asks Velero to back those
-// objects up too (additionalItems) and records them on the stored item (annotation twinsnap.dev/restore-after).
+// objects up too (additionalItems, for those its filters would miss) and records them on the stored item (annotation twinsnap.dev/restore-after).
 // At restore, the RestoreItemAction hands that record back to Velero as additionalItems — Velero restores them
 // before the item — and, where readiness matters (a CRD Established, a Namespace Active, a webhook's Service
 // serving), asks Velero to wait for AreAdditionalItemsReady. The record travels in the backup, so a restore
@@ -10,6 +10,7 @@ import type { DependencyRef, DependencyRule, Readiness } from "../manifest/depen
 import { BUILTIN_DEPENDENCY_RULES, BUILTIN_GROUPS } from "../manifest/dependency-rules.js";
 import { groupOf, isPlainObject, objectRef, type KubeObject } from "../manifest/object.js";
 import { dependenciesOf } from "../manifest/restore-order.js";
+import { backupScope } from "./backup-scope.js";
 import type { BackupItemAction, ResourceIdentifier, RestoreItemAction, VeleroObject } from "./action.js";
 
 export const RESTORE_ORDER = "twinsnap.dev/restore-order";
@@ -39,7 +40,7 @@ export function restoreOrderBackupAction(
     family: "backup",
     name: RESTORE_ORDER,
     appliesTo: () => ({ includedResources: ["*"] }),
-    async execute({ item }) {
+    async execute({ item, backup }) {
       const group = groupOf(item.apiVersion);
       // The CRD of a custom resource is named <plural>.<group>; discovery gives the plural.
       const crdName = BUILTIN_GROUPS.has(group) ? undefined : await cluster.resourceFor(group, item.kind).then((r) => (r ? `${r}.${group}` : undefined));
@@ -59,7 +60,10 @@ export function restoreOrderBackupAction(
       if (recorded.length === 0) return { item };
       const out = structuredClone(item);
       out.metadata.annotations = { ...out.metadata.annotations, [RESTORE_AFTER_ANNOTATION]: JSON.stringify(recorded) };
-      return { item: out, additionalItems: recorded.map(({ readiness: _r, ...id }) => id) };
+      // Named for Velero only when its filters would miss them: Velero GETs every additional item again.
+      const scope = backupScope(backup);
+      const additionalItems = recorded.map(({ readiness: _r, ...id }) => id).filter((id) => !scope.covers(id));
+      return { item: out, ...(additionalItems.length > 0 ? { additionalItems } : {}) };
     },
   };
 }

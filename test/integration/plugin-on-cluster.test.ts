@@ -81,17 +81,20 @@ describe("the plugin against a real cluster", function () {
     assert.match(errors[0]!, /ConfigMap velero\/twinsnap-config key config\.yaml/);
   });
 
-  it("at backup, records a Deployment's dependencies that exist and asks Velero to back them up", async () => {
+  it("at backup, records a Deployment's dependencies that exist and asks Velero to back up those its filters miss", async () => {
     const deployment = await live(["deployment", "web", "-n", "shop"]);
-    const reply = await host.call<Reply>("BackupItemActionV2", "Execute", { plugin: ORDER, item: jsonBytes(deployment), backup: jsonBytes(backup) });
-    assert.deepEqual(reply.additionalItems.map((i) => `${i.group}/${i.resource} ${i.namespace}/${i.name}`).sort(), [
-      "/configmaps shop/web-config",
-      "/persistentvolumeclaims shop/data",
-      "/secrets shop/db",
-      "/serviceaccounts shop/web",
-      "scheduling.k8s.io/priorityclasses /business-critical",
-    ]);
-    assert.ok(parse(reply).metadata.annotations["twinsnap.dev/restore-after"]);
+    const all = ["/configmaps shop/web-config", "/persistentvolumeclaims shop/data", "/secrets shop/db", "/serviceaccounts shop/web", "scheduling.k8s.io/priorityclasses /business-critical"];
+    const named = (reply: Reply) => reply.additionalItems.map((i) => `${i.group}/${i.resource} ${i.namespace}/${i.name}`).sort();
+    const recorded = (reply: Reply) => (JSON.parse(parse(reply).metadata.annotations["twinsnap.dev/restore-after"]) as Reply["additionalItems"]).map((i) => `${i.group}/${i.resource} ${i.namespace}/${i.name}`).sort();
+    // Every namespace is in the backup: only the cluster-scoped PriorityClass needs naming.
+    const wide = await host.call<Reply>("BackupItemActionV2", "Execute", { plugin: ORDER, item: jsonBytes(deployment), backup: jsonBytes(backup) });
+    assert.deepEqual(named(wide), ["scheduling.k8s.io/priorityclasses /business-critical"]);
+    assert.deepEqual(recorded(wide), all);
+    // A backup selecting by label may miss every one of them.
+    const byLabel = { ...backup, spec: { ...(backup.spec as object), labelSelector: { matchLabels: { app: "web" } } } };
+    const narrow = await host.call<Reply>("BackupItemActionV2", "Execute", { plugin: ORDER, item: jsonBytes(deployment), backup: jsonBytes(byLabel) });
+    assert.deepEqual(named(narrow), all);
+    assert.deepEqual(recorded(narrow), all);
   });
 
   it("at backup, a custom resource records its CRD (found through discovery) to be Established first", async () => {

@@ -29,12 +29,15 @@ function memoryCluster(existing: string[], ready: Set<string> = new Set()): Clus
 }
 
 const backup = fixture("velero-backup");
+// A backup that selects by label: the Deployment's ConfigMaps and Secrets need not carry the label, so Velero
+// takes them in only because restore-order names them.
+const byLabel = { ...backup, spec: { ...(backup.spec as object), labelSelector: { matchLabels: { app: "web" } } } };
 const restore = fixture("velero-restore");
 
 describe("restore-order actions", () => {
   it("at backup, records what a Deployment needs and asks Velero to back it up too", async () => {
     const cluster = memoryCluster(["serviceaccounts/shop/web", "configmaps/shop/web-config", "secrets/shop/db", "persistentvolumeclaims/shop/data"]);
-    const out = await restoreOrderBackupAction(cluster, silentLogger()).execute({ item: fixture("deployment"), backup });
+    const out = await restoreOrderBackupAction(cluster, silentLogger()).execute({ item: fixture("deployment"), backup: byLabel });
     const names = out.additionalItems!.map((i) => `${i.resource}/${i.name}`).sort();
     assert.deepEqual(names, ["configmaps/web-config", "persistentvolumeclaims/data", "secrets/db", "serviceaccounts/web"]);
     const record = JSON.parse(out.item.metadata.annotations![RESTORE_AFTER_ANNOTATION]!);
@@ -44,11 +47,18 @@ describe("restore-order actions", () => {
 
   it("leaves out dependencies the cluster does not have (Velero would warn about them) and namespaces (Velero creates those)", async () => {
     const cluster = memoryCluster(["configmaps/shop/web-config"]);
-    const out = await restoreOrderBackupAction(cluster, silentLogger()).execute({ item: fixture("deployment"), backup });
+    const out = await restoreOrderBackupAction(cluster, silentLogger()).execute({ item: fixture("deployment"), backup: byLabel });
     assert.deepEqual(out.additionalItems!.map((i) => i.name), ["web-config"]);
     const none = await restoreOrderBackupAction(memoryCluster([]), silentLogger()).execute({ item: fixture("deployment"), backup });
     assert.equal(none.additionalItems, undefined);
     assert.equal(none.item.metadata.annotations?.[RESTORE_AFTER_ANNOTATION], undefined);
+  });
+
+  it("a backup whose filters take the dependencies in anyway: they are recorded for the restore, not named to Velero again", async () => {
+    const cluster = memoryCluster(["serviceaccounts/shop/web", "configmaps/shop/web-config", "secrets/shop/db", "persistentvolumeclaims/shop/data"]);
+    const out = await restoreOrderBackupAction(cluster, silentLogger()).execute({ item: fixture("deployment"), backup });
+    assert.equal(out.additionalItems, undefined, "every namespace is in the backup: Velero backs these up by itself");
+    assert.equal(JSON.parse(out.item.metadata.annotations![RESTORE_AFTER_ANNOTATION]!).length, 4);
   });
 
   it("a custom resource records its CRD, which Velero must wait to be Established", async () => {
