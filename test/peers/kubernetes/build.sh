@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes into $1.
+# Builds the control plane (kube-apiserver, kube-controller-manager, kubectl) and the node (kubelet, kube-scheduler,
+# kube-proxy) from k8s.io/kubernetes into $1.
 set -euo pipefail
 out=${1:?usage: build.sh OUT_DIR}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
@@ -15,9 +16,13 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X ${pkg}.gitVersion=v${version} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitTreeState=clean"
 done
 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$out/" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy
 cat > "$out/peer.env" <<ENV
 KUBE_APISERVER_BIN=$out/kube-apiserver
 KUBE_CONTROLLER_MANAGER_BIN=$out/kube-controller-manager
 KUBECTL_BIN=$out/kubectl
+KUBELET_BIN=$out/kubelet
+KUBE_SCHEDULER_BIN=$out/kube-scheduler
+KUBE_PROXY_BIN=$out/kube-proxy
 ENV
