@@ -8,7 +8,7 @@
 import type { Logger } from "../log/logger.js";
 import type { DependencyRef, DependencyRule, Readiness } from "../manifest/dependency-rule.js";
 import { BUILTIN_DEPENDENCY_RULES, BUILTIN_GROUPS } from "../manifest/dependency-rules.js";
-import { groupOf, isPlainObject, objectRef, type KubeObject } from "../manifest/object.js";
+import { cloneJson, groupOf, isPlainObject, objectRef, type KubeObject } from "../manifest/object.js";
 import { dependenciesOf } from "../manifest/restore-order.js";
 import { backupScope } from "./backup-scope.js";
 import type { BackupItemAction, ResourceIdentifier, RestoreItemAction, VeleroObject } from "./action.js";
@@ -58,7 +58,7 @@ export function restoreOrderBackupAction(
         else log.debug("dependency not in the cluster", { item: objectRef(item), needs: `${resource} ${dep.namespace}/${dep.name}` });
       }
       if (recorded.length === 0) return { item };
-      const out = structuredClone(item);
+      const out = cloneJson(item);
       out.metadata.annotations = { ...out.metadata.annotations, [RESTORE_AFTER_ANNOTATION]: JSON.stringify(recorded) };
       // Named for Velero only when its filters would miss them: Velero GETs every additional item again.
       const scope = backupScope(backup);
@@ -80,7 +80,7 @@ export function restoreOrderRestoreAction(cluster: ClusterView, log: Logger, opt
     appliesTo: () => ({ includedResources: ["*"] }),
     async execute({ item, itemFromBackup }) {
       const recorded = readRecord(itemFromBackup, log) ?? readRecord(item, log) ?? [];
-      const out = structuredClone(item);
+      const out = cloneJson(item);
       if (out.metadata.annotations) delete out.metadata.annotations[RESTORE_AFTER_ANNOTATION];
       if (recorded.length === 0) return { item: out };
       const waits = recorded.some((d) => d.readiness !== "exists");

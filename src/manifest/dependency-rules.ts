@@ -85,7 +85,7 @@ export const BUILTIN_DEPENDENCY_RULES: readonly DependencyRule[] = [
       const ns = obj.metadata.namespace ?? "";
       const roleKind = getAtPath(obj, "roleRef.kind");
       const roleName = getAtPath(obj, "roleRef.name");
-      const role = named("rbac.authorization.k8s.io", String(roleKind), roleKind === "Role" ? ns : "", roleName, "exists");
+      const role = typeof roleKind === "string" ? named("rbac.authorization.k8s.io", roleKind, roleKind === "Role" ? ns : "", roleName, "exists") : [];
       const subjects = getAtPath(obj, "subjects");
       const accounts = (Array.isArray(subjects) ? subjects : []).flatMap((s) =>
         isPlainObject(s) && s.kind === "ServiceAccount" ? named("", "ServiceAccount", typeof s.namespace === "string" ? s.namespace : ns, s.name, "exists") : [],

@@ -121,3 +121,12 @@ export function getAtPath(target: unknown, path: string): unknown {
 export function generalizeFieldPath(path: string): string {
   return path.replace(/\[\d+\]/g, "[*]");
 }
+
+/** Whether a rule's path lies at or under a preserved path (both parsed; `[0]` and `[*]` alike). */
+export function isUnderPath(path: readonly PathSegment[], parent: readonly PathSegment[]): boolean {
+  if (path.length < parent.length) return false;
+  return parent.every((p, i) => {
+    const s = path[i]!;
+    return "each" in p || "each" in s ? "each" in p && "each" in s : p.key === s.key;
+  });
+}

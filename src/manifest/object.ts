@@ -57,6 +57,38 @@ export function asKubeObject(value: unknown): KubeObject {
   return value as KubeObject;
 }
 
+/** A JSON object (a mapping): not an array, and not a kept number (json-text.ts) or any other class instance. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A deep copy of JSON data that keeps kept numbers (json-text.ts) as they are: structuredClone would turn them
+ * into plain objects. Iterative, so a deeply nested item cannot exhaust the stack.
+ */
+export function cloneJson<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  const root: unknown = Array.isArray(value) ? new Array(value.length) : isPlainObject(value) ? {} : value;
+  if (root === value) return value;
+  const work: [unknown, unknown][] = [[value, root]];
+  while (work.length > 0) {
+    const [from, to] = work.pop()!;
+    const copy = (v: unknown): unknown => {
+      if (v === null || typeof v !== "object") return v;
+      const c = Array.isArray(v) ? new Array(v.length) : isPlainObject(v) ? {} : v;
+      if (c !== v) work.push([v, c]);
+      return c;
+    };
+    if (Array.isArray(from)) from.forEach((el, i) => ((to as unknown[])[i] = copy(el)));
+    else for (const key of Object.keys(from as object)) defineOwn(to as Record<string, unknown>, key, copy((from as Record<string, unknown>)[key]));
+  }
+  return root as T;
+}
+
+/** Sets an own property even for the key "__proto__" (a plain assignment would change the prototype). */
+function defineOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }

@@ -1,7 +1,7 @@
 // User configuration of stripping: disable built-in rules, exempt kinds or objects, add rules.
 // It arrives as YAML (the plugin's ConfigMap, or `--rules FILE` on the CLI; parsed in rules-config.ts) and is
 // validated here, so a mistake is reported with its place instead of silently changing what a backup holds.
-import { generalizeFieldPath, getAtPath, parseFieldPath } from "./field-path.js";
+import { getAtPath, parseFieldPath, type PathSegment } from "./field-path.js";
 import { isPlainObject, type JsonValue } from "./object.js";
 import type { ObjectSelector, StripPolicy } from "./strip.js";
 import { DEFAULT_STRIP_OPTIONS, STAGES, type Stage, type StripOptions, type StripRule } from "./strip-rule.js";
@@ -92,18 +92,53 @@ export function backupSafetyProblems(rule: StripRule): string[] {
   if (!rule.stages.includes("backup")) return [];
   const problems: string[] = [];
   for (const path of [...(rule.remove ?? []), ...(rule.touches ?? [])]) {
-    const p = generalizeFieldPath(path);
     for (const guard of PROTECTED_AT_BACKUP) {
       const kindsOverlap =
         rule.kinds === "*" || guard.kinds === "*" || rule.kinds.some((k) => (guard.kinds as readonly string[]).includes(k));
       if (!kindsOverlap) continue;
-      const g = guard.path;
-      if (p === g || p.startsWith(`${g}.`) || p.startsWith(`${g}[`) || (g.includes("['") && p.startsWith(g)) || g.startsWith(`${p}.`) || g.startsWith(`${p}[`)) {
+      if (pathsOverlap(parseFieldPath(path), guardSegments(guard.path))) {
         problems.push(`rules: "${rule.name}" removes ${path} at backup time, but ${guard.reason}; use stages [restore, export] instead`);
       }
     }
   }
   return problems;
+}
+
+/**
+ * A guard as parsed segments. A guard ending in an unterminated quoted key (`metadata.annotations['velero.io`)
+ * protects every key with that prefix; its last segment is then a prefix.
+ */
+interface GuardSegments {
+  segments: readonly PathSegment[];
+  lastIsPrefix: boolean;
+}
+const guardCache = new Map<string, GuardSegments>();
+function guardSegments(path: string): GuardSegments {
+  let parsed = guardCache.get(path);
+  if (!parsed) {
+    const open = /\['([^']*)$/.exec(path);
+    parsed = open
+      ? { segments: [...parseFieldPath(path.slice(0, open.index)), { key: open[1]! }], lastIsPrefix: true }
+      : { segments: parseFieldPath(path), lastIsPrefix: false };
+    guardCache.set(path, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * Whether removing `rule` could remove something under `guard` (or the guard itself, or a parent of it). Paths are
+ * compared as parsed segments, so `['status']`, `["status"]` and `status` are the same field.
+ */
+function pathsOverlap(rule: readonly PathSegment[], guard: GuardSegments): boolean {
+  const n = Math.min(rule.length, guard.segments.length);
+  for (let i = 0; i < n; i++) {
+    const r = rule[i]!;
+    const g = guard.segments[i]!;
+    if ("each" in r || "each" in g) continue; // a list element: any index may be the guarded one
+    const prefixMatch = guard.lastIsPrefix && i === guard.segments.length - 1;
+    if (prefixMatch ? !r.key.startsWith(g.key) : r.key !== g.key) return false;
+  }
+  return true;
 }
 
 function compileUserRule(r: UserStripRule): StripRule {

@@ -352,11 +352,16 @@ function explicitNodePorts(ctx: StripContext): (port: Record<string, unknown>) =
     const values = new Set<number>();
     const appliedPorts = getAtPath(applied, "spec.ports");
     for (const p of Array.isArray(appliedPorts) ? appliedPorts : []) {
-      if (!isPlainObject(p) || !(Number(p.nodePort) > 0)) continue;
+      const nodePort = isPlainObject(p) ? portNumber(p.nodePort) : undefined;
+      if (!isPlainObject(p) || nodePort === undefined || nodePort <= 0) continue;
       if (typeof p.name === "string") names.add(p.name);
-      else values.add(Number(p.nodePort));
+      else values.add(nodePort);
     }
-    return (port) => (typeof port.name === "string" && port.name !== "" ? names.has(port.name) : values.has(Number(port.nodePort)));
+    return (port) => {
+      if (typeof port.name === "string" && port.name !== "") return names.has(port.name);
+      const nodePort = portNumber(port.nodePort);
+      return nodePort !== undefined && values.has(nodePort);
+    };
   }
   const owned = new Set<string>();
   for (const fields of managedFieldSets(ctx)) {
@@ -364,7 +369,21 @@ function explicitNodePorts(ctx: StripContext): (port: Record<string, unknown>) =
     if (!isPlainObject(ports)) continue;
     for (const [key, value] of Object.entries(ports)) if (isPlainObject(value) && value["f:nodePort"] !== undefined) owned.add(key);
   }
-  return (port) => owned.has(`k:{"port":${String(port.port)},"protocol":"${String(port.protocol ?? "TCP")}"}`);
+  return (port) => {
+    const number = portNumber(port.port);
+    const protocol = port.protocol ?? "TCP";
+    return number !== undefined && typeof protocol === "string" && owned.has(`k:{"port":${number},"protocol":"${protocol}"}`);
+  };
+}
+
+/**
+ * A port as a number, or undefined for anything else. Never Number()/String() on a value of unknown type: an
+ * object with an own `toString` key makes them throw (and a crafted item would abort a whole export).
+ */
+function portNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
+  return undefined;
 }
 
 function remappedByVelero(obj: KubeObject, ctx: StripContext, path: string): boolean {
@@ -392,7 +411,8 @@ function removeServiceAccountTokenVolumes(obj: KubeObject, _ctx: StripContext): 
   const removed: string[] = [];
   spec.volumes = spec.volumes.filter((v, i) => {
     if (!isServiceAccountTokenVolume(v, sa)) return true;
-    dropped.add(String((v as Record<string, unknown>).name));
+    const name = (v as Record<string, unknown>).name;
+    if (typeof name === "string") dropped.add(name);
     removed.push(`spec.volumes[${i}]`);
     return false;
   });
@@ -403,7 +423,7 @@ function removeServiceAccountTokenVolumes(obj: KubeObject, _ctx: StripContext): 
     containers.forEach((c, ci) => {
       if (!isPlainObject(c) || !Array.isArray(c.volumeMounts)) return;
       c.volumeMounts = c.volumeMounts.filter((m, mi) => {
-        const drop = isPlainObject(m) && dropped.has(String(m.name));
+        const drop = isPlainObject(m) && typeof m.name === "string" && dropped.has(m.name);
         if (drop) removed.push(`spec.${list}[${ci}].volumeMounts[${mi}]`);
         return !drop;
       });

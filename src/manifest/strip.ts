@@ -1,6 +1,6 @@
 // Applies a stripping policy to one object. Pure: the input is never modified.
-import { generalizeFieldPath, getAtPath, removeAtPath } from "./field-path.js";
-import { qualifiedKind, type KubeObject } from "./object.js";
+import { generalizeFieldPath, getAtPath, isUnderPath, parseFieldPath, removeAtPath, type PathSegment } from "./field-path.js";
+import { cloneJson, qualifiedKind, type KubeObject } from "./object.js";
 import { DEFAULT_STRIP_OPTIONS, type RestoreSettings, type Stage, type StripContext, type StripOptions, type StripRule } from "./strip-rule.js";
 
 /** Annotation on an object: rule names or field paths that stripping must leave alone, comma separated. */
@@ -43,7 +43,7 @@ export function stripObject(input: KubeObject, policy: StripPolicy, request: Str
   const kind = qualifiedKind(input);
   if (isExempt(input, kind, policy)) return { object: input, removed: [] };
 
-  const object = structuredClone(input);
+  const object = cloneJson(input);
   const preserved = preservedEntries(input);
   const ctx: StripContext = {
     stage: request.stage,
@@ -69,7 +69,8 @@ export function stripObject(input: KubeObject, policy: StripPolicy, request: Str
     }
   }
   pruneEmptiedMaps(object, input, removed);
-  return { object, removed };
+  // Nothing removed: the very input, so the plugin can hand Velero back the bytes it sent (byte for byte).
+  return { object: removed.length === 0 ? input : object, removed };
 }
 
 /**
@@ -108,13 +109,24 @@ function preservedEntries(obj: KubeObject): Set<string> {
   );
 }
 
-/** "spec.ports" preserves "spec.ports[*].nodePort"; "status" preserves "status". */
+/**
+ * "spec.ports" preserves "spec.ports[*].nodePort"; "status" preserves "status". Compared as parsed segments, so
+ * "spec['ports']" is "spec.ports". Entries that are not field paths are rule names (handled by the caller).
+ */
 function isPreservedPath(rulePath: string, preserved: ReadonlySet<string>): boolean {
   if (preserved.size === 0) return false;
-  const path = generalizeFieldPath(rulePath);
+  const path = parseFieldPath(generalizeFieldPath(rulePath));
   for (const entry of preserved) {
-    const e = generalizeFieldPath(entry);
-    if (path === e || path.startsWith(`${e}.`) || path.startsWith(`${e}[`)) return true;
+    const parent = parsedOrUndefined(generalizeFieldPath(entry));
+    if (parent && isUnderPath(path, parent)) return true;
   }
   return false;
+}
+
+function parsedOrUndefined(path: string): readonly PathSegment[] | undefined {
+  try {
+    return parseFieldPath(path);
+  } catch {
+    return undefined;
+  }
 }
