@@ -20,8 +20,12 @@ function keepNumber(text: string): number | LosslessNumber {
 
 /** Parses JSON, keeping every number's text (see above). Throws SyntaxError on bad JSON like JSON.parse. */
 export function parseJsonText(text: string): unknown {
-  const fast: unknown = JSON.parse(text);
-  if (JSON.stringify(fast) === text || !mayHoldChangedNumber(text)) return fast;
+  return keepNumbersOf(text, JSON.parse(text));
+}
+
+/** `fast` (JSON.parse of `text`) when it is exact, else the lossless reading of `text`. */
+export function keepNumbersOf(text: string, fast: unknown): unknown {
+  if (!mayHoldChangedNumber(text) || JSON.stringify(fast) === text) return fast;
   return parseJsonLossless(text);
 }
 

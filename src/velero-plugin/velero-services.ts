@@ -7,6 +7,7 @@ import type { OperationProgress, ResourceIdentifier, ResourceSelector, VeleroObj
 import { UnknownOperationError } from "../actions/action.js";
 import type { Logger } from "../log/logger.js";
 import { asKubeObject, InvalidObjectError, isPlainObject, objectRef, type KubeObject } from "../manifest/object.js";
+import { keepNumbersOf, stringifyJsonText } from "../manifest/json-text.js";
 import { PluginNotFoundError, type ActionRegistry, type ListedApi } from "./registry.js";
 import {
   Wire,
@@ -63,10 +64,11 @@ export function addVeleroServices(server: grpc.Server, opts: VeleroServicesOptio
   const backupExecute = async (req: WireBackupExecuteRequest) => {
     const action = registry.backupAction(req.plugin);
     const item = decodeItem(req.item, "item");
+    if (item instanceof UnprocessableItem) return { item: keptAsSent(req.item, item, action.name, log), additionalItems: [], operationID: "", postOperationItems: [] };
     const backup = decodeVeleroObject(req.backup, "backup");
     const out = await guarded(action.name, item, () => action.execute({ item, backup }));
     return {
-      item: encodeItem(out.item, action.name),
+      item: encodeItem(req.item, item, out.item, action.name, log),
       additionalItems: (out.additionalItems ?? []).map(toWireIdentifier),
       operationID: out.operationId ?? "",
       postOperationItems: (out.postOperationItems ?? []).map(toWireIdentifier),
@@ -101,12 +103,17 @@ export function addVeleroServices(server: grpc.Server, opts: VeleroServicesOptio
   const restoreExecute = async (req: WireRestoreExecuteRequest) => {
     const action = registry.restoreAction(req.plugin);
     const item = decodeItem(req.item, "item");
-    const itemFromBackup = req.itemFromBackup.length > 0 ? decodeItem(req.itemFromBackup, "itemFromBackup") : item;
+    const fromBackup = req.itemFromBackup.length > 0 ? decodeItem(req.itemFromBackup, "itemFromBackup") : item;
+    if (item instanceof UnprocessableItem || fromBackup instanceof UnprocessableItem) {
+      const reason = item instanceof UnprocessableItem ? item : (fromBackup as UnprocessableItem);
+      return { item: keptAsSent(req.item, reason, action.name, log), additionalItems: [], skipRestore: false, operationID: "", waitForAdditionalItems: false, additionalItemsReadyTimeout: null };
+    }
+    const itemFromBackup = fromBackup;
     const restore = decodeVeleroObject(req.restore, "restore");
     const out = await guarded(action.name, item, () => action.execute({ item, itemFromBackup, restore }));
     const timeoutMs = out.additionalItemsReadyTimeoutMs;
     return {
-      item: encodeItem(out.item, action.name),
+      item: encodeItem(req.item, item, out.item, action.name, log),
       additionalItems: (out.additionalItems ?? []).map(toWireIdentifier),
       skipRestore: out.skipRestore === true,
       operationID: out.operationId ?? "",
@@ -192,23 +199,55 @@ function messageOf(err: unknown): string {
 
 // ---- bytes <-> plain objects ----
 
-function decodeJson(bytes: Buffer, field: string): unknown {
+function decodeJson(bytes: Buffer, field: string, refine?: (text: string, fast: unknown) => unknown): unknown {
+  const text = bytes.toString("utf8");
+  let value: unknown;
   try {
-    return JSON.parse(bytes.toString("utf8"));
+    value = JSON.parse(text);
   } catch (err) {
     const preview = bytes.subarray(0, 60).toString("utf8");
     throw new InvalidRequestError(`${field} is not valid JSON (${messageOf(err)}); it starts with ${JSON.stringify(preview)}`, { cause: err });
   }
+  if (!refine) return value;
+  try {
+    return refine(text, value);
+  } catch (err) {
+    throw new UnprocessableItem(field, err);
+  }
 }
 
-function decodeItem(bytes: Buffer, field: string): KubeObject {
+/**
+ * Valid JSON that twinsnap cannot read without changing it (e.g. numbers beyond 2^53 nested deeper than the
+ * lossless reader goes). Not Velero's fault and not worth the item: the reply carries the bytes Velero sent.
+ */
+class UnprocessableItem {
+  constructor(
+    readonly field: string,
+    readonly cause: unknown,
+  ) {}
+}
+
+/** Items keep every number's text (json-text.ts): a custom resource's int64 must not become a float. */
+function decodeItem(bytes: Buffer, field: string): KubeObject | UnprocessableItem {
   if (bytes.length === 0) throw new InvalidRequestError(`${field} is empty`);
+  let value: unknown;
   try {
-    return asKubeObject(decodeJson(bytes, field));
+    value = decodeJson(bytes, field, keepNumbersOf);
+  } catch (err) {
+    if (err instanceof UnprocessableItem) return err;
+    throw err;
+  }
+  try {
+    return asKubeObject(value);
   } catch (err) {
     if (err instanceof InvalidObjectError) throw new InvalidRequestError(`${field}: ${err.message}`, { cause: err });
     throw err;
   }
+}
+
+function keptAsSent(sent: Buffer, why: UnprocessableItem, action: string, log: Logger): Buffer {
+  log.error(`${action} could not read the ${why.field} it was sent without changing it (${messageOf(why.cause)}); the item is kept as Velero gave it`);
+  return sent;
 }
 
 function decodeVeleroObject(bytes: Buffer, field: string): VeleroObject {
@@ -218,12 +257,23 @@ function decodeVeleroObject(bytes: Buffer, field: string): VeleroObject {
   return value;
 }
 
-/** Velero refuses a reply without an item that has kind and apiVersion, even when the item is skipped. */
-function encodeItem(item: KubeObject, action: string): Buffer {
-  if (!isPlainObject(item) || typeof item.kind !== "string" || typeof item.apiVersion !== "string") {
-    throw new ActionFailedError(action, "its result", { cause: new Error("the action returned an item without kind and apiVersion") });
+/**
+ * The reply's item. An item the action did not change goes back as the very bytes Velero sent (byte for byte:
+ * no re-encoding can alter a number, an escape or the key order). Any failure to encode a changed item (too deep
+ * to write, no kind and apiVersion, which Velero refuses even for a skipped item) also sends Velero's bytes back,
+ * logged as an error: Velero would otherwise leave the item out.
+ */
+function encodeItem(sent: Buffer, decoded: KubeObject, item: KubeObject, action: string, log: Logger): Buffer {
+  if (item === decoded) return sent;
+  try {
+    if (!isPlainObject(item) || typeof item.kind !== "string" || typeof item.apiVersion !== "string") {
+      throw new Error("the action returned an item without kind and apiVersion");
+    }
+    return Buffer.from(stringifyJsonText(item));
+  } catch (err) {
+    log.error(`${action} could not encode its result for ${objectRef(decoded)} (${messageOf(err)}); the item is kept as Velero gave it`);
+    return sent;
   }
-  return Buffer.from(JSON.stringify(item));
 }
 
 function toWireSelector(sel: ResourceSelector): WireResourceSelector {
