@@ -3,6 +3,7 @@
 import type { DependencyRef } from "../manifest/dependency-rule.js";
 import { isReadyObject } from "../manifest/readiness.js";
 import { groupOf, type KubeObject } from "../manifest/object.js";
+import { stringifyJsonText } from "../manifest/json-text.js";
 import { Discovery, objectPath, type ApiResource } from "./discovery.js";
 import type { ApplyTarget } from "./ordered-apply.js";
 import type { RawClient } from "./raw-client.js";
@@ -60,5 +61,5 @@ export function kubeApplyTarget(client: RawClient, discovery = new Discovery(cli
  */
 function contentOf(obj: KubeObject): string {
   const { resourceVersion: _rv, managedFields: _mf, ...meta } = obj.metadata;
-  return JSON.stringify({ ...obj, metadata: meta });
+  return stringifyJsonText({ ...obj, metadata: meta });
 }

@@ -5,6 +5,7 @@ import http from "node:http";
 import https from "node:https";
 import type { ClusterConnection } from "./kubeconfig.js";
 import { describeApiError } from "./api-error.js";
+import { parseJsonText, stringifyJsonText } from "../manifest/json-text.js";
 
 export class ApiRequestError extends Error {
   override readonly name = "ApiRequestError";
@@ -60,7 +61,7 @@ export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number
     return options;
   };
   const request = async <T>(method: string, path: string, body: unknown, contentType: string, notFoundIsUndefined: boolean): Promise<T | undefined> => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const payload = body === undefined ? undefined : Buffer.from(stringifyJsonText(body));
     const options = await requestOptions(method, path, payload ? { "content-type": contentType, "content-length": payload.length } : {}, { timeout: opts.timeoutMs ?? 30_000, agent });
     const what = `${method} ${path}`;
     return new Promise<T | undefined>((resolve, reject) => {
@@ -77,7 +78,7 @@ export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number
             return reject(new ApiRequestError(what, status, f.message, status >= 500 || status === 429));
           }
           try {
-            resolve(text === "" ? undefined : (JSON.parse(text) as T));
+            resolve(text === "" ? undefined : (parseJsonText(text) as T));
           } catch (err) {
             reject(new ApiRequestError(what, status, `invalid JSON (${(err as Error).message})`, false, { cause: err }));
           }
@@ -110,7 +111,7 @@ export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number
         while ((nl = buffered.indexOf("\n")) >= 0) {
           const line = buffered.slice(0, nl).trim();
           buffered = buffered.slice(nl + 1);
-          if (line !== "") yield JSON.parse(line) as T;
+          if (line !== "") yield parseJsonText(line) as T;
         }
       }
     } catch (err) {
