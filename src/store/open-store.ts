@@ -76,6 +76,8 @@ export async function s3UrlOptions(url: string, aws: AwsEnvironment): Promise<S3
     forcePathStyle: location.forcePathStyle,
     ...(location.endpoint ? { endpoint: location.endpoint } : {}),
     ...(location.checksumAlgorithm !== undefined ? { checksumAlgorithm: location.checksumAlgorithm } : {}),
+    ...(location.serverSideEncryption !== undefined ? { serverSideEncryption: location.serverSideEncryption } : {}),
+    ...(location.kmsKeyId !== undefined ? { kmsKeyId: location.kmsKeyId } : {}),
     ...(credentials ? { credentials } : {}),
   };
 }

@@ -1,6 +1,6 @@
 // The forms of --store, parsed without I/O:
 //   file:///var/lib/twinsnap  (or a bare absolute path)   a directory
-//   s3://bucket/prefix?region=..&endpoint=..&forcePathStyle=true&profile=..&checksumAlgorithm=..
+//   s3://bucket/prefix?region=..&endpoint=..&forcePathStyle=true&profile=..&checksumAlgorithm=..&kmsKeyId=..&serverSideEncryption=..
 //   bsl:<name>                                            Velero's BackupStorageLocation <name>, read through the cluster
 import { fileURLToPath } from "node:url";
 import { CHECKSUM_ALGORITHMS, type S3ChecksumAlgorithm } from "./s3-options.js";
@@ -16,6 +16,9 @@ export type StoreLocation =
       forcePathStyle: boolean;
       profile?: string;
       checksumAlgorithm?: S3ChecksumAlgorithm;
+      /** Server-side encryption, as a BSL's config: "AES256" or "aws:kms" (implied by kmsKeyId). */
+      serverSideEncryption?: "AES256" | "aws:kms";
+      kmsKeyId?: string;
     }
   | { kind: "bsl"; name: string };
 
@@ -29,7 +32,7 @@ export class StoreUrlError extends Error {
   }
 }
 
-const S3_QUERY = ["region", "endpoint", "forcePathStyle", "profile", "checksumAlgorithm"] as const;
+const S3_QUERY = ["region", "endpoint", "forcePathStyle", "profile", "checksumAlgorithm", "kmsKeyId", "serverSideEncryption"] as const;
 const DNS_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const KUBE_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -58,7 +61,9 @@ export function parseEndpoint(value: string, problem: (message: string) => Error
   return value.replace(/\/+$/, "");
 }
 
+/** Every problem with a --store URL is a StoreUrlError naming the part: never a raw TypeError or URIError. */
 export function parseStoreUrl(url: string): StoreLocation {
+  if (/[\u0000-\u001f\u007f]/.test(url)) throw new StoreUrlError(url, "contains a control character");
   if (url.startsWith("/")) return { kind: "file", path: url };
   if (url.startsWith("file://")) {
     try {
@@ -77,24 +82,50 @@ export function parseStoreUrl(url: string): StoreLocation {
 }
 
 function parseS3Url(url: string): StoreLocation {
-  const u = new URL(url);
+  const authority = url.slice("s3://".length).split(/[/?#]/)[0]!;
+  if (!DNS_NAME.test(authority)) {
+    if (/[:@]/.test(authority)) throw new StoreUrlError(url, "put the server in ?endpoint=http://host:port, not in the bucket part");
+    throw new StoreUrlError(url, `"${authority}" is not a valid bucket name (expected s3://bucket/prefix)`);
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (err) {
+    throw new StoreUrlError(url, `not a valid URL (${(err as Error).message}); expected s3://bucket/prefix?parameters`);
+  }
   const bucket = u.hostname;
   if (!DNS_NAME.test(bucket)) throw new StoreUrlError(url, `"${bucket}" is not a valid bucket name (expected s3://bucket/prefix)`);
   if (u.port || u.username || u.password) throw new StoreUrlError(url, "put the server in ?endpoint=http://host:port, not in the bucket part");
   // From the text as written: URL parsing would resolve "a/../b" silently.
   const rawPath = url.slice("s3://".length).split(/[?#]/)[0]!.replace(/^[^/]*/, "");
-  const prefix = decodeURIComponent(rawPath).replace(/^\/+|\/+$/g, "");
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    throw new StoreUrlError(url, `the prefix "${rawPath}" is not valid percent-encoding`);
+  }
+  const prefix = decoded.replace(/^\/+|\/+$/g, "");
   if (prefix.split("/").some((s) => s === "." || s === "..") || prefix.includes("//")) throw new StoreUrlError(url, `the prefix "${prefix}" has empty, "." or ".." segments`);
   const problem = (message: string) => new StoreUrlError(url, message);
   for (const key of u.searchParams.keys()) {
     if (!(S3_QUERY as readonly string[]).includes(key)) throw problem(`unknown parameter "${key}" (known: ${S3_QUERY.join(", ")})`);
   }
+  for (const [key, value] of u.searchParams) {
+    // URLSearchParams turns bad percent-encoding into U+FFFD silently.
+    if (value.includes("\uFFFD")) throw problem(`the value of ${key} is not valid percent-encoding`);
+  }
   const q = (k: (typeof S3_QUERY)[number]) => u.searchParams.get(k) ?? undefined;
   const endpoint = q("endpoint");
   const region = q("region");
+  if (region !== undefined && !/^[A-Za-z0-9_-]*$/.test(region)) throw problem(`region "${region}" is not a region name (e.g. us-east-1)`);
   const profile = q("profile");
   const checksum = q("checksumAlgorithm");
   const forcePathStyle = q("forcePathStyle");
+  const kmsKeyId = q("kmsKeyId");
+  const sse = q("serverSideEncryption");
+  if (sse !== undefined && sse !== "AES256" && sse !== "aws:kms") throw problem(`serverSideEncryption must be AES256 or aws:kms, not "${sse}"`);
+  if (kmsKeyId !== undefined && kmsKeyId === "") throw problem("kmsKeyId is empty");
+  if (kmsKeyId !== undefined && sse === "AES256") throw problem("kmsKeyId needs serverSideEncryption aws:kms (or leave serverSideEncryption out: a KMS key implies it)");
   return {
     kind: "s3",
     bucket,
@@ -104,5 +135,7 @@ function parseS3Url(url: string): StoreLocation {
     ...(endpoint ? { endpoint: parseEndpoint(endpoint, problem) } : {}),
     ...(profile ? { profile } : {}),
     ...(checksum !== undefined ? { checksumAlgorithm: parseChecksumAlgorithm(checksum, problem) } : {}),
+    ...(sse !== undefined ? { serverSideEncryption: sse } : {}),
+    ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
   };
 }

@@ -14,6 +14,8 @@ const parsed: [string, StoreLocation][] = [
     { kind: "s3", bucket: "velero-b", prefix: "tw", region: "eu-west-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: true, profile: "backup", checksumAlgorithm: "SHA256" },
   ],
   ["s3://b12/p?checksumAlgorithm=", { kind: "s3", bucket: "b12", prefix: "p", forcePathStyle: false, checksumAlgorithm: "" }],
+  ["s3://b12/p?kmsKeyId=arn:aws:kms:eu-west-1:111122223333:key/abc", { kind: "s3", bucket: "b12", prefix: "p", forcePathStyle: false, kmsKeyId: "arn:aws:kms:eu-west-1:111122223333:key/abc" }],
+  ["s3://b12/p?serverSideEncryption=AES256", { kind: "s3", bucket: "b12", prefix: "p", forcePathStyle: false, serverSideEncryption: "AES256" }],
   ["bsl:default", { kind: "bsl", name: "default" }],
   ["bsl:aws-eu.2", { kind: "bsl", name: "aws-eu.2" }],
 ];
@@ -24,7 +26,15 @@ const refused: [string, RegExp][] = [
   ["s3://Bad_Bucket/x", /not a valid bucket name/],
   ["s3://bucket:9000/x", /\?endpoint=/],
   ["s3://bucket/a/../b", /"\." or "\.\."/],
-  ["s3://bucket/x?regoin=us-east-1", /unknown parameter "regoin" \(known: region, endpoint, forcePathStyle, profile, checksumAlgorithm\)/],
+  ["s3://bucket/x?regoin=us-east-1", /unknown parameter "regoin" \(known: region, endpoint, forcePathStyle, profile, checksumAlgorithm, kmsKeyId, serverSideEncryption\)/],
+  ["s3://bucket/x?serverSideEncryption=rot13", /serverSideEncryption must be AES256 or aws:kms/],
+  ["s3://bucket/x?serverSideEncryption=AES256&kmsKeyId=k", /kmsKeyId needs serverSideEncryption aws:kms/],
+  ["s3://bucket/%zz", /prefix.*not valid percent-encoding/],
+  ["s3://bu cket/x", /not a valid URL|bucket/],
+  ["s3://[::1/x", /not a valid URL|bucket/],
+  ["s3://bucket/x?region=%E0%A4%A", /not a valid URL|percent/],
+  ["file://host/x", /file:\/\/\/absolute\/path/],
+  ["file:///a%2fb", /file:\/\/\/absolute\/path/],
   ["s3://bucket/x?forcePathStyle=maybe", /forcePathStyle must be true or false/],
   ["s3://bucket/x?endpoint=127.0.0.1:9000", /must start with http:\/\/ or https:\/\/|is not a URL/],
   ["s3://bucket/x?checksumAlgorithm=MD5", /checksumAlgorithm must be one of CRC32, CRC32C, SHA1, SHA256, CRC64NVME or empty/],
@@ -41,6 +51,22 @@ describe("store URLs", () => {
       assert.throws(() => parseStoreUrl(url), (e: unknown) => e instanceof StoreUrlError && message.test(e.message) && e.message.includes(url));
     });
   }
+});
+
+describe("store URLs generated at random", () => {
+  it("every problem is a StoreUrlError naming the part, never a raw TypeError or URIError", () => {
+    const pieces = ["s3://", "file://", "bsl:", "/", "//", "%", "%zz", "%E0%A4%A", "?", "&", "=", "#", "[", "]", ":", "@", "bucket", "a b", "..", ".", "region=", "endpoint=", "http://", "kmsKeyId=", "\u0000", "é", "\\"];
+    let seed = 13;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) >>> 12;
+    for (let i = 0; i < 20000; i++) {
+      const url = Array.from({ length: 1 + (next() % 8) }, () => pieces[next() % pieces.length]).join("");
+      try {
+        parseStoreUrl(url);
+      } catch (e) {
+        assert.ok(e instanceof StoreUrlError, `${JSON.stringify(url)} threw ${(e as Error).name}: ${(e as Error).message}`);
+      }
+    }
+  });
 });
 
 describe("s3:// credentials and region from the environment", () => {
