@@ -5,6 +5,7 @@ import { findPairRecord } from "../coordinator/pair-store.js";
 import { initialCluster, restoreCommand, restoreMember, type Member } from "../etcd/restore.js";
 import type { SnapshotRecord } from "../etcd/snapshot.js";
 import { openCliStore } from "./cli-store.js";
+import { loadIdentities } from "../etcd/snapshot-encryption.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { UsageError } from "./usage-error.js";
 
@@ -23,6 +24,8 @@ export interface EtcdRestoreOptions {
   kubeconfig?: string;
   veleroNamespace: string;
   env: Readonly<Record<string, string | undefined>>;
+  /** age identity files for an encrypted snapshot (--identity). */
+  identityFiles?: string[];
 }
 
 async function snapshotRecord(store: ObjectStore, opts: EtcdRestoreOptions): Promise<SnapshotRecord> {
@@ -57,11 +60,12 @@ export async function etcdRestoreCommand(opts: EtcdRestoreOptions, io: { out: (s
 
 async function restoreFromStore(store: ObjectStore, opts: EtcdRestoreOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const record = await snapshotRecord(store, opts);
+  const identities = await loadIdentities(opts.identityFiles ?? []);
   const cluster = opts.initialCluster ? parseCluster(opts.initialCluster) : [{ name: opts.name, peerUrl: opts.peerUrl ?? "http://127.0.0.1:2380" }];
   const member = cluster.find((m) => m.name === opts.name);
   if (!member) throw new UsageError(`--name ${opts.name} is not in --initial-cluster ${initialCluster(cluster)}`);
   io.err(`restoring member ${member.name} from ${store.url}/${record.key} (etcd revision ${record.revision}, sha256 ${record.snapshotSha256.slice(0, 12)}…)\n`);
-  const result = await restoreMember({ store, snapshot: record, member, cluster, dataDir: opts.dataDir, etcdutl: opts.etcdutl, bumpRevision: opts.bumpRevision, force: opts.force });
+  const result = await restoreMember({ store, snapshot: record, member, cluster, dataDir: opts.dataDir, etcdutl: opts.etcdutl, bumpRevision: opts.bumpRevision, force: opts.force, identities });
   if (result.movedAside) io.err(`the previous data directory was moved to ${result.movedAside}\n`);
   io.out(`restored ${member.name} into ${result.dataDir}; start etcd on it with --initial-cluster-state=new\n`);
   const others = cluster.filter((m) => m !== member);

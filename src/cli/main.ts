@@ -30,10 +30,10 @@ Usage:
   twinsnap apply [--dry-run] [--concurrency N] [--kubeconfig FILE] [--rules FILE] DIR|FILE...
                        apply manifests in dependency order (server-side apply), CRDs before their resources
   twinsnap etcd snapshot --endpoints URL[,URL] [--cacert F --cert F --key F] [--store URL] [--name NAME]
-                 [--etcdutl PATH]
+                 [--etcdutl PATH] [--encrypt-to age1... | --encrypt-to-file RECIPIENTS]...
                        stream a verified etcd snapshot into a store (default ${DEFAULT_STORE_URL})
   twinsnap etcd restore (--backup NAME | --snapshot NAME) --data-dir DIR --name MEMBER [--store URL]
-                 [--initial-cluster a=URL,b=URL] [--initial-advertise-peer-urls URL] [--etcdutl PATH]
+                 [--initial-cluster a=URL,b=URL] [--initial-advertise-peer-urls URL] [--etcdutl PATH] [--identity FILE]...
                  [--bump-revision 1000000000] [--force]
                        restore a member from the verified snapshot paired with a backup
   twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
@@ -170,6 +170,7 @@ async function runCli(argv: string[]): Promise<number> {
             force: { type: "boolean", default: false },
             kubeconfig: { type: "string" },
             "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
+            identity: { type: "string", multiple: true },
           },
         });
         if (!values.name || !values["data-dir"]) throw new UsageError("etcd restore needs --name MEMBER and --data-dir DIR");
@@ -183,6 +184,7 @@ async function runCli(argv: string[]): Promise<number> {
             force: values.force!,
             veleroNamespace: values["velero-namespace"]!,
             env: process.env,
+            ...(values.identity ? { identityFiles: values.identity } : {}),
             ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
             ...(values.backup ? { backup: values.backup } : {}),
             ...(values.snapshot ? { snapshot: values.snapshot } : {}),
@@ -205,6 +207,8 @@ async function runCli(argv: string[]): Promise<number> {
           etcdutl: { type: "string" },
           kubeconfig: { type: "string" },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
+          "encrypt-to": { type: "string", multiple: true },
+          "encrypt-to-file": { type: "string", multiple: true },
         },
       });
       if (!values.endpoints) throw new UsageError("etcd snapshot needs --endpoints (e.g. https://127.0.0.1:2379)");
@@ -220,6 +224,8 @@ async function runCli(argv: string[]): Promise<number> {
           ...(values.cert ? { certFile: values.cert } : {}),
           ...(values.key ? { keyFile: values.key } : {}),
           ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
+          ...(values["encrypt-to"] ? { encryptTo: values["encrypt-to"] } : {}),
+          ...(values["encrypt-to-file"] ? { encryptToFiles: values["encrypt-to-file"] } : {}),
         },
         { out, err },
       );

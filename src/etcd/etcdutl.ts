@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { createGunzip } from "node:zlib";
 import type { ObjectStore } from "../store/object-store.js";
+import { plaintextStages, type SnapshotEncryption } from "./snapshot-encryption.js";
 
 const run = promisify(execFile);
 
@@ -24,11 +24,12 @@ export class EtcdutlError extends Error {
 }
 
 /** Unpacks a stored snapshot to a temporary file and asks etcdutl about it. */
-export async function etcdutlSnapshotStatus(etcdutl: string, store: ObjectStore, key: string): Promise<EtcdutlStatus> {
-  const dir = await mkdtemp(join(tmpdir(), "twinsnap-verify-"));
+export async function etcdutlSnapshotStatus(etcdutl: string, store: ObjectStore, key: string, record?: { encryption?: SnapshotEncryption }, identities: readonly string[] = []): Promise<EtcdutlStatus> {
+  const stages = plaintextStages({ key, ...(record?.encryption ? { encryption: record.encryption } : {}) }, identities);
+  const dir = await mkdtemp(join(tmpdir(), "twinsnap-verify-")); // mkdtemp: mode 0700
   try {
     const file = join(dir, "snapshot.db");
-    await pipeline(await store.get(key), createGunzip(), createWriteStream(file));
+    await (pipeline as (...args: unknown[]) => Promise<void>)(await store.get(key), ...stages, createWriteStream(file, { mode: 0o600 }));
     let stdout: string;
     try {
       ({ stdout } = await run(etcdutl, ["snapshot", "status", file, "--write-out=json"]));

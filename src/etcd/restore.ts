@@ -8,9 +8,8 @@ import { rename, rm } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { createGunzip } from "node:zlib";
 import type { ObjectStore } from "../store/object-store.js";
-import { SnapshotIntegrityError, type SnapshotRecord } from "./snapshot.js";
+import { plaintextStages, SnapshotIntegrityError, type SnapshotRecord } from "./snapshot.js";
 
 const run = promisify(execFile);
 
@@ -21,7 +20,9 @@ export interface Member {
 
 export interface RestoreMemberOptions {
   store: ObjectStore;
-  snapshot: Pick<SnapshotRecord, "key" | "snapshotBytes" | "snapshotSha256" | "revision">;
+  snapshot: Pick<SnapshotRecord, "key" | "snapshotBytes" | "snapshotSha256" | "revision" | "encryption">;
+  /** age identities for an encrypted snapshot (snapshot-encryption.ts). */
+  identities?: readonly string[];
   member: Member;
   /** Every member of the restored cluster (for --initial-cluster); just `member` for a single-member etcd. */
   cluster: Member[];
@@ -66,7 +67,18 @@ export function restoreCommand(etcdutl: string, snapshotFile: string, member: Me
   ];
 }
 
+/** Where the decompressed database waits for etcdutl: beside the data dir, never in a shared /tmp. */
+export function snapshotFileFor(dataDir: string): string {
+  return `${dataDir}.snapshot.db`;
+}
+
 export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataDir: string; movedAside?: string; snapshotFile: string }> {
+  // The decompressed database holds every Secret of the cluster: a run killed while it existed left it behind,
+  // so the next run removes it first, whatever else happens.
+  const snapshotFile = snapshotFileFor(opts.dataDir);
+  await rm(snapshotFile, { force: true });
+  // Checked before anything is moved: an encrypted snapshot without its identity must not cost the data dir.
+  const stages = plaintextStages(opts.snapshot, opts.identities);
   let movedAside: string | undefined;
   if (existsSync(opts.dataDir) && readdirSync(opts.dataDir).length > 0) {
     if (!opts.force) throw new DataDirExistsError(opts.dataDir);
@@ -79,7 +91,6 @@ export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataD
   // half-way leaves nothing that looks like a data directory, and the next attempt starts clean.
   const scratch = `${opts.dataDir}.twinsnap-partial`;
   await rm(scratch, { recursive: true, force: true });
-  const snapshotFile = `${opts.dataDir}.snapshot.db`;
   const hash = createHash("sha256");
   let bytes = 0;
   const tap = new Transform({
@@ -90,7 +101,8 @@ export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataD
     },
   });
   try {
-    await pipeline(await opts.store.get(opts.snapshot.key), createGunzip(), tap, createWriteStream(snapshotFile));
+    // 0600 from its first byte (flags "wx": a file that appeared since the removal above is not followed).
+    await (pipeline as (...args: unknown[]) => Promise<void>)(await opts.store.get(opts.snapshot.key), ...stages, tap, createWriteStream(snapshotFile, { mode: 0o600, flags: "wx" }));
     const actual = { bytes, sha256: hash.digest("hex") };
     if (actual.bytes !== opts.snapshot.snapshotBytes || actual.sha256 !== opts.snapshot.snapshotSha256) {
       throw new SnapshotIntegrityError(opts.snapshot.key, { bytes: opts.snapshot.snapshotBytes, sha256: opts.snapshot.snapshotSha256 }, actual);

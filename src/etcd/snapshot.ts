@@ -1,12 +1,14 @@
 // An etcd snapshot, streamed from Maintenance.Snapshot through sha256 and gzip into a store, in constant memory
 // whatever the database size, then verified by reading back what was stored.
 import { createHash } from "node:crypto";
-import { Transform } from "node:stream";
+import { PassThrough, Transform, type Duplex, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
 import { BoltRevisionReader } from "./bolt-revision.js";
+import { encryptStage, plaintextStages, type SnapshotEncryption } from "./snapshot-encryption.js";
+export { plaintextStages };
 
 /** What a stored snapshot is: enough to verify it later and to restore it (JSON, in the pair record). */
 export interface SnapshotRecord {
@@ -31,6 +33,8 @@ export interface SnapshotRecord {
   /** The object in the store (gzip of the above). */
   storedBytes: number;
   storedSha256: string;
+  /** Set when the stored object is age-encrypted (snapshot-encryption.ts): gzip inside, age outside. */
+  encryption?: SnapshotEncryption;
   startedAt: string;
   finishedAt: string;
 }
@@ -91,6 +95,8 @@ export interface SaveSnapshotOptions {
   now?: () => Date;
   /** Aborting destroys the stream; the store removes its partial object and the call rejects with SnapshotAbortedError. */
   signal?: AbortSignal;
+  /** age recipients (`age1...`): the stored object is encrypted to them after compression. */
+  encryptTo?: readonly string[];
 }
 
 /** etcd ends every snapshot stream with the sha256 of the database before it (what `etcdutl snapshot restore` checks). */
@@ -173,18 +179,23 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     if (options.signal?.aborted) throw new SnapshotAbortedError("stopped before the snapshot started");
     const stream = await client.snapshot();
     const gz = createGzip();
+    // Encryption is a stage of its own after compression, so another compressor composes with it.
+    const encrypt = options.encryptTo?.length ? encryptStage(options.encryptTo) : undefined;
+    const out = encrypt ?? gz;
     stream.once("error", (error: Error) => (first ??= { side: "etcd", error }));
     blobs.once("error", (error: Error) => (first ??= { side: "etcd", error }));
     gz.once("error", (error: Error) => (first ??= { side: "store", error }));
-    const body = pipeline(stream, blobs, gz, ...(options.signal ? [{ signal: options.signal }] : [])).catch((err: unknown) => {
-      gz.destroy(err as Error); // make the store's write fail too, so nothing is published
+    encrypt?.once("error", (error: Error) => (first ??= { side: "store", error }));
+    const stages = encrypt ? [gz, encrypt] : [gz];
+    const body = (pipeline as (...args: unknown[]) => Promise<void>)(stream, blobs, ...stages, ...(options.signal ? [{ signal: options.signal }] : [])).catch((err: unknown) => {
+      out.destroy(err as Error); // make the store's write fail too, so nothing is published
       throw err;
     });
     // Wait for both sides: when the stream breaks, the store must have removed its partial object before we
     // report the failure (a caller may retry at once).
     // A store that gives up without consuming its input would leave the stream waiting: stop it here too.
-    const putting = store.put(key, gz).catch((err: unknown) => {
-      gz.destroy(err as Error);
+    const putting = store.put(key, out).catch((err: unknown) => {
+      out.destroy(err as Error);
       throw err;
     });
     const [put, streamed] = await Promise.allSettled([putting, body]);
@@ -217,6 +228,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     snapshotSha256: blobs.hash.digest("hex"),
     storedBytes: stored.size,
     storedSha256: stored.sha256,
+    ...(options.encryptTo?.length ? { encryption: { format: "age" as const, recipients: [...options.encryptTo] } } : {}),
     startedAt: startedAt.toISOString(),
     finishedAt: now().toISOString(),
   };
@@ -229,8 +241,24 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   return record;
 }
 
-/** Reads the stored object back: its size and hash, and the size and hash of the snapshot inside. */
-export async function verifyStoredSnapshot(store: ObjectStore, record: Pick<SnapshotRecord, "key" | "storedBytes" | "storedSha256" | "snapshotBytes" | "snapshotSha256">): Promise<void> {
+type VerifiableRecord = Pick<SnapshotRecord, "key" | "storedBytes" | "storedSha256" | "snapshotBytes" | "snapshotSha256" | "encryption">;
+
+/** The snapshot etcd sent, read from the store (decrypted and decompressed). */
+export async function readSnapshotPlaintext(store: ObjectStore, record: Pick<SnapshotRecord, "key" | "encryption">, identities: readonly string[] = []): Promise<Readable> {
+  const stages = plaintextStages(record, identities);
+  const source = await store.get(record.key);
+  const out = new PassThrough();
+  (pipeline as (...args: unknown[]) => Promise<void>)(source, ...stages, out).catch((err: unknown) => out.destroy(err as Error));
+  return out;
+}
+
+/**
+ * Reads the stored object back: its size and hash, and the size and hash of the snapshot inside. An encrypted
+ * snapshot without identities (the coordinator holds only public keys) is checked as stored: size and sha256 of
+ * the ciphertext; with identities it is decrypted and the snapshot inside checked too. Returns what was checked.
+ */
+export async function verifyStoredSnapshot(store: ObjectStore, record: VerifiableRecord, identities: readonly string[] = []): Promise<"stored-and-snapshot" | "stored-only"> {
+  const storedOnly = record.encryption !== undefined && identities.length === 0;
   const storedHash = createHash("sha256");
   const rawHash = createHash("sha256");
   let storedBytes = 0;
@@ -245,13 +273,16 @@ export async function verifyStoredSnapshot(store: ObjectStore, record: Pick<Snap
     });
   const sink = new Transform({ transform: (_c, _e, done) => done() });
   sink.resume();
-  await pipeline(await store.get(record.key), tap(storedHash, (n) => (storedBytes += n)), createGunzip(), tap(rawHash, (n) => (rawBytes += n)), sink);
+  const inner = storedOnly ? [] : [...plaintextStages(record, identities), tap(rawHash, (n) => (rawBytes += n))];
+  await (pipeline as (...args: unknown[]) => Promise<void>)(await store.get(record.key), tap(storedHash, (n) => (storedBytes += n)), ...inner, sink);
   const stored = { bytes: storedBytes, sha256: storedHash.digest("hex") };
   const raw = { bytes: rawBytes, sha256: rawHash.digest("hex") };
   if (stored.bytes !== record.storedBytes || stored.sha256 !== record.storedSha256) {
     throw new SnapshotIntegrityError(record.key, { bytes: record.storedBytes, sha256: record.storedSha256 }, stored);
   }
+  if (storedOnly) return "stored-only";
   if (raw.bytes !== record.snapshotBytes || raw.sha256 !== record.snapshotSha256) {
     throw new SnapshotIntegrityError(record.key, { bytes: record.snapshotBytes, sha256: record.snapshotSha256 }, raw);
   }
+  return "stored-and-snapshot";
 }

@@ -1,0 +1,120 @@
+// Encrypted etcd snapshots on a real etcd, checked against Debian's `age` 1.1.1 both ways: what twinsnap encrypts
+// a person decrypts with `age -d` during a disaster, and what `age` encrypts twinsnap restores. Also: a restore
+// keeps its decompressed database private (0600) and the next run removes what a killed run left.
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
+import { Etcd3 } from "etcd3";
+import { REPO_ROOT } from "../support/fixtures.js";
+import { startStandaloneEtcd } from "../support/control-plane.js";
+import { peer } from "../support/peers.js";
+import { FilesystemStore } from "../../src/store/filesystem-store.js";
+import { readSnapshotPlaintext, verifyStoredSnapshot, type SnapshotRecord } from "../../src/etcd/snapshot.js";
+import { SnapshotEncryptionError } from "../../src/etcd/snapshot-encryption.js";
+import { restoreMember, snapshotFileFor } from "../../src/etcd/restore.js";
+
+const run = promisify(execFile);
+const TWINSNAP = join(REPO_ROOT, "bin", "twinsnap.js");
+
+function ageKey(dir: string, name: string): { file: string; recipient: string } {
+  const file = join(dir, `${name}.txt`);
+  execFileSync("age-keygen", ["-o", file], { stdio: "ignore" });
+  const recipient = execFileSync("age-keygen", ["-y", file], { encoding: "utf8" }).trim();
+  return { file, recipient };
+}
+
+describe("encrypted etcd snapshots (age), with the real age CLI", function () {
+  this.timeout(120_000);
+  let etcd: Awaited<ReturnType<typeof startStandaloneEtcd>>;
+  const dir = mkdtempSync(join(tmpdir(), "twinsnap-age-"));
+  const storeDir = join(dir, "store");
+  let alice: { file: string; recipient: string };
+  let bob: { file: string; recipient: string };
+  let record: SnapshotRecord;
+
+  before(async () => {
+    alice = ageKey(dir, "alice");
+    bob = ageKey(dir, "bob");
+    etcd = await startStandaloneEtcd("age");
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    for (let i = 0; i < 200; i++) await client.put(`/registry/secrets/shop/s-${i}`).value(`password-${i}`);
+    client.close();
+  });
+  after(async () => etcd?.stop());
+
+  it("etcd snapshot --encrypt-to stores an age file; the record says so; no plaintext in the store", async () => {
+    writeFileSync(join(dir, "recipients.txt"), `# the DR team\n${bob.recipient}\n`);
+    const { stdout } = await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", `file://${storeDir}`, "--name", "enc", "--encrypt-to", alice.recipient, "--encrypt-to-file", join(dir, "recipients.txt"), "--etcdutl", peer("ETCDUTL_BIN")]);
+    record = JSON.parse(stdout) as SnapshotRecord;
+    assert.deepEqual(record.encryption, { format: "age", recipients: [alice.recipient, bob.recipient] });
+    assert.equal(record.key, "snapshots/enc.db.gz.age");
+    const stored = readFileSync(join(storeDir, record.key));
+    assert.ok(stored.subarray(0, 21).toString() === "age-encryption.org/v1", "an age file");
+    assert.ok(!stored.includes("password-7"), "no plaintext");
+  });
+
+  it("a person decrypts it with Debian's age CLI and gunzip, and gets the snapshot etcd sent", () => {
+    for (const key of [alice, bob]) {
+      const gz = execFileSync("age", ["-d", "-i", key.file, join(storeDir, record.key)], { maxBuffer: 1 << 30 });
+      const snapshot = gunzipSync(gz);
+      assert.equal(createHash("sha256").update(snapshot).digest("hex"), record.snapshotSha256);
+    }
+  });
+
+  it("verifies as stored without an identity, and the snapshot inside with one; a wrong identity is a clear error", async () => {
+    const store = new FilesystemStore(storeDir);
+    assert.equal(await verifyStoredSnapshot(store, record), "stored-only");
+    assert.equal(await verifyStoredSnapshot(store, record, [readFileSync(alice.file, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!]), "stored-and-snapshot");
+    const stranger = ageKey(dir, "stranger");
+    const strangerKey = readFileSync(stranger.file, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
+    await assert.rejects(verifyStoredSnapshot(store, record, [strangerKey]), (err: unknown) => err instanceof SnapshotEncryptionError && /cannot be decrypted/.test((err as Error).message));
+  });
+
+  it("etcd restore without --identity refuses before touching the data dir; with it, restores", async () => {
+    const dataDir = join(dir, "member-a");
+    await assert.rejects(
+      run(TWINSNAP, ["etcd", "restore", "--snapshot", "enc", "--store", `file://${storeDir}`, "--name", "a", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")]),
+      /age-encrypted: pass the identity/,
+    );
+    assert.ok(!existsSync(dataDir));
+    await run(TWINSNAP, ["etcd", "restore", "--snapshot", "enc", "--store", `file://${storeDir}`, "--name", "a", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN"), "--identity", bob.file]);
+    assert.ok(readdirSync(join(dataDir, "member")).includes("snap"));
+  });
+
+  it("twinsnap decrypts what the age CLI encrypted (the reverse direction)", async () => {
+    const store = new FilesystemStore(storeDir);
+    const plainGz = join(dir, "plain.db.gz");
+    writeFileSync(plainGz, execFileSync("age", ["-d", "-i", alice.file, join(storeDir, record.key)], { maxBuffer: 1 << 30 }));
+    execFileSync("age", ["-r", alice.recipient, "-o", join(storeDir, "snapshots", "by-cli.db.gz.age"), plainGz]);
+    const byCli = { ...record, key: "snapshots/by-cli.db.gz.age" };
+    const aliceKey = readFileSync(alice.file, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
+    const hash = createHash("sha256");
+    for await (const chunk of await readSnapshotPlaintext(store, byCli, [aliceKey])) hash.update(chunk as Buffer);
+    assert.equal(hash.digest("hex"), record.snapshotSha256);
+  });
+
+  it("the decompressed database is 0600 while etcdutl reads it, and a killed run's leftover is removed by the next run", async () => {
+    const store = new FilesystemStore(storeDir);
+    const dataDir = join(dir, "member-b");
+    const leftover = snapshotFileFor(dataDir);
+    writeFileSync(leftover, "every secret of the cluster, left by a killed restore", { mode: 0o644 });
+    // etcdutl behind a probe that records the mode of the file it is given, then runs the real one.
+    const probe = join(dir, "etcdutl-probe.sh");
+    const modes = join(dir, "modes.txt");
+    writeFileSync(probe, `#!/bin/sh\nstat -c %a "$3" >> ${modes}\nexec ${peer("ETCDUTL_BIN")} "$@"\n`);
+    chmodSync(probe, 0o755);
+    const aliceKey = readFileSync(alice.file, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
+    await restoreMember({ store, snapshot: record, member: { name: "b", peerUrl: "http://127.0.0.1:2380" }, cluster: [{ name: "b", peerUrl: "http://127.0.0.1:2380" }], dataDir, etcdutl: probe, bumpRevision: 1000, force: false, identities: [aliceKey] });
+    assert.equal(readFileSync(modes, "utf8").trim(), "600");
+    assert.ok(!existsSync(leftover), "gone after the run");
+    // A run that fails (wrong identity) still removes a leftover first.
+    writeFileSync(leftover, "left again");
+    await assert.rejects(restoreMember({ store, snapshot: record, member: { name: "c", peerUrl: "http://127.0.0.1:2380" }, cluster: [{ name: "c", peerUrl: "http://127.0.0.1:2380" }], dataDir, etcdutl: probe, bumpRevision: 1000, force: false, identities: [] }), SnapshotEncryptionError);
+    assert.ok(!existsSync(leftover));
+  });
+});
