@@ -1,5 +1,6 @@
 // `twinsnap coordinator`: the composition root of the coordinator service. Runs until SIGTERM or SIGINT.
 import { Coordinator } from "../coordinator/coordinator.js";
+import { loadRecipients } from "../etcd/snapshot-encryption.js";
 import { CoordinatorMetrics, serveMetrics } from "../coordinator/metrics.js";
 import { LeaderElector } from "../coordinator/leader-election.js";
 import { hostname } from "node:os";
@@ -26,10 +27,14 @@ export interface CoordinatorCommandOptions {
   /** How long a pair outlives its deleted backup (default 1 hour). */
   retentionGraceMs?: number;
   env: Readonly<Record<string, string | undefined>>;
+  /** age recipients (--encrypt-to) and recipients files (--encrypt-to-file, e.g. a mounted ConfigMap). */
+  encryptTo?: string[];
+  encryptToFiles?: string[];
 }
 
 export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promise<number> {
   const log = createLogger({ level: parseLogLevel(opts.logLevel), format: "text" });
+  const recipients = await loadRecipients(opts.encryptTo ?? [], opts.encryptToFiles ?? []);
   const connection = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
   const client = rawClient(connection);
   // --etcd-endpoints none: a managed control plane; pairs say so instead of failing.
@@ -40,6 +45,7 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const http = await serveMetrics(metrics, { host, port });
   const etcdSource = etcd ?? { unavailable: "etcd is not reachable from this cluster (managed control plane; --etcd-endpoints none)" };
   const coordinator = new Coordinator({ client, store, etcd: etcdSource, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, shareWindowMs: opts.shareWindowMs, metrics,
+    ...(recipients.length > 0 ? { encryptTo: recipients } : {}),
     ...(opts.retentionGraceMs !== undefined ? { retentionGraceMs: opts.retentionGraceMs } : {}),
   });
   const abort = new AbortController();

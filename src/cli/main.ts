@@ -39,11 +39,13 @@ Usage:
   twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
                  [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
                  [--share-window 0] [--metrics-address :8080] [--no-leader-elect]
+                 [--encrypt-to age1... | --encrypt-to-file RECIPIENTS]...
                        pair every Velero backup with a verified etcd snapshot (runs until stopped)
                        --retention-grace 1h: how long a pair outlives its deleted backup
   twinsnap pairs list [--store URL] [-o table|json|yaml]
   twinsnap pairs show BACKUP [--store URL] [-o yaml|json]
   twinsnap pairs verify [BACKUP...] [--store URL] [--etcdutl PATH] [--kubeconfig FILE] [--velero-namespace velero]
+                 [--identity FILE]...
                        the backup/snapshot pairs in a store; verify re-reads every snapshot
   twinsnap restore plan --backup NAME [--store URL] [--kubeconfig FILE] [--mode same-cluster|new-cluster] [--json]
                  [etcd member flags, as for restore run]
@@ -52,6 +54,7 @@ Usage:
                  [--dry-run] [--timeout 3600] [--continue STEP]
                  [--name MEMBER --initial-advertise-peer-urls URL | --initial-cluster a=URL,b=URL]
                  [--data-dir /var/lib/etcd-twinsnap] [--etcdutl PATH] [--bump-revision 1000000000] [--force]
+                 [--identity FILE]...
                        carry out that plan: the [twinsnap] steps itself; at each [you] step it stops with exit
                        code 3, printing what to do and the --continue command. State is kept in the store
                        (restores/<backup uid>.json): a rerun resumes at the first unfinished step. Exit codes:
@@ -248,6 +251,8 @@ async function runCli(argv: string[]): Promise<number> {
           "leader-elect": { type: "boolean", default: true },
           "no-leader-elect": { type: "boolean", default: false },
           "retention-grace": { type: "string" },
+          "encrypt-to": { type: "string", multiple: true },
+          "encrypt-to-file": { type: "string", multiple: true },
         },
       });
       if (!values["etcd-endpoints"]) throw new UsageError("coordinator needs --etcd-endpoints");
@@ -267,6 +272,8 @@ async function runCli(argv: string[]): Promise<number> {
         },
         ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
         ...(values["log-level"] ? { logLevel: values["log-level"] } : {}),
+        ...(values["encrypt-to"] ? { encryptTo: values["encrypt-to"] } : {}),
+        ...(values["encrypt-to-file"] ? { encryptToFiles: values["encrypt-to-file"] } : {}),
         ...(values["retention-grace"] !== undefined ? { retentionGraceMs: parseDuration("--retention-grace", values["retention-grace"]) } : {}),
       });
     }
@@ -281,6 +288,7 @@ async function runCli(argv: string[]): Promise<number> {
           etcdutl: { type: "string" },
           kubeconfig: { type: "string" },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
+          identity: { type: "string", multiple: true },
         },
       });
       const output = (values.output ?? (sub === "show" ? "yaml" : "table")) as OutputFormat;
@@ -300,6 +308,7 @@ async function runCli(argv: string[]): Promise<number> {
             env: process.env,
             ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
             ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            ...(values.identity ? { identityFiles: values.identity } : {}),
           },
           { out, err },
         );
@@ -321,6 +330,7 @@ async function runCli(argv: string[]): Promise<number> {
           "dry-run": { type: "boolean", default: false },
           timeout: { type: "string", default: "3600" },
           continue: { type: "string" },
+          identity: { type: "string", multiple: true },
           ...ETCD_MEMBER_OPTIONS,
         },
       });
@@ -337,6 +347,7 @@ async function runCli(argv: string[]): Promise<number> {
             timeoutMs: Number.parseInt(values.timeout!, 10) * 1000,
             etcd,
             ...(values.continue ? { continueStep: values.continue } : {}),
+            ...(values.identity ? { identityFiles: values.identity } : {}),
             env: process.env,
             ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
             ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),

@@ -1,5 +1,6 @@
 // `twinsnap pairs list | show | verify`: what the store holds, and whether each snapshot still reads back.
 import yaml from "js-yaml";
+import { loadIdentities } from "../etcd/snapshot-encryption.js";
 import type { PairRecord } from "../coordinator/pair-record.js";
 import { findPairRecord, listPairRecords } from "../coordinator/pair-store.js";
 import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
@@ -61,6 +62,8 @@ export interface VerifyOptions {
   store: string;
   backups: string[];
   etcdutl?: string;
+  /** age identity files: an encrypted snapshot is then decrypted and checked inside too (else as stored). */
+  identityFiles?: string[];
   /** With a cluster: also report pairs whose Velero backup is missing or failed. */
   kubeconfig?: string;
   veleroNamespace: string;
@@ -76,10 +79,11 @@ async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Pro
   const chosen = opts.backups.length > 0 ? records.filter((r) => opts.backups.includes(r.backup.name) || opts.backups.includes(r.backup.uid)) : records;
   for (const name of opts.backups) if (!chosen.some((r) => r.backup.name === name || r.backup.uid === name)) io.err(`no pair record for ${name}\n`);
   const live = opts.kubeconfig ? await liveBackups(opts) : undefined;
+  const identities = await loadIdentities(opts.identityFiles ?? []);
   let problems = damaged.length + opts.backups.filter((n) => !chosen.some((r) => r.backup.name === n || r.backup.uid === n)).length;
   for (const d of damaged) io.out(`DAMAGED   ${d.key}: ${d.error}\n`);
   for (const r of chosen) {
-    const issues = await verifyOne(r, store, opts.etcdutl, live);
+    const issues = await verifyOne(r, store, opts.etcdutl, live, identities);
     problems += issues.length;
     io.out(`${issues.length === 0 ? "OK      " : "PROBLEM "}  ${r.backup.name} (${r.state}${r.snapshot ? `, revision ${r.snapshot.revision}` : ""})${issues.length ? `: ${issues.join("; ")}` : ""}\n`);
   }
@@ -87,15 +91,16 @@ async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Pro
   return problems > 0 ? 1 : 0;
 }
 
-async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | undefined, live: Map<string, string> | undefined): Promise<string[]> {
+async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | undefined, live: Map<string, string> | undefined, identities: readonly string[]): Promise<string[]> {
   const issues: string[] = [];
   if (r.state === "Failed") issues.push(`no snapshot: ${r.reason ?? "unknown reason"}`);
   if (r.state === "BackupFailed") issues.push(`Velero's backup failed (${r.backup.phase})`);
   if (r.snapshot) {
     try {
-      await verifyStoredSnapshot(store, r.snapshot);
-      if (etcdutl) {
-        const status = await etcdutlSnapshotStatus(etcdutl, store, r.snapshot.key);
+      const checked = await verifyStoredSnapshot(store, r.snapshot, identities);
+      if (checked === "stored-only") issues.push("age-encrypted: only the stored object was checked; pass --identity FILE to check the snapshot inside");
+      else if (etcdutl) {
+        const status = await etcdutlSnapshotStatus(etcdutl, store, r.snapshot.key, r.snapshot, identities);
         if (String(status.revision) !== r.snapshot.revision) issues.push(`etcdutl reads revision ${status.revision}, the record says ${r.snapshot.revision}`);
       }
     } catch (err) {

@@ -2,6 +2,7 @@
 // automatic steps it does itself; at each manual step it stops (exit code 3) with what to do and the command to
 // continue. Its state lives in the store beside the pair record, so a rerun resumes at the first unfinished step.
 import { formatPlan, type EtcdTarget, type RestoreMode } from "../coordinator/restore-plan.js";
+import { loadIdentities } from "../etcd/snapshot-encryption.js";
 import { conflictingParams, newRunState, nextMove, progressOf, restoreRunKey, RestoreRunStateError } from "../coordinator/restore-run-state.js";
 import { writeRunState } from "../coordinator/restore-run-store.js";
 import { runRestore, type RestoreEffects } from "../coordinator/restore-runner.js";
@@ -27,6 +28,8 @@ export interface RestoreRunOptions {
   timeoutMs: number;
   pollMs?: number;
   env: Readonly<Record<string, string | undefined>>;
+  /** age identity files for an encrypted snapshot (--identity). */
+  identityFiles?: string[];
 }
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
@@ -58,6 +61,7 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
   const state = saved ?? newRunState(plan, { name: pair.backup.name, uid: pair.backup.uid }, { veleroNamespace: opts.veleroNamespace, ...(etcdTarget ? { etcd: etcdTarget } : {}) }, new Date());
   const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }), { timeoutMs: 10_000 });
   const snapshot = pair.snapshot;
+  const identities = await loadIdentities(opts.identityFiles ?? []);
   const effects: RestoreEffects = {
     kube: client,
     now: () => new Date(),
@@ -65,15 +69,17 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     saveState: (s) => writeRunState(store, s),
     async verifySnapshot(etcdutl) {
       if (!snapshot) throw new Error(`backup ${pair.backup.name} has no etcd snapshot`);
-      await verifyStoredSnapshot(store, snapshot);
-      const status = await etcdutlSnapshotStatus(etcdutl, store, snapshot.key);
+      if ((await verifyStoredSnapshot(store, snapshot, identities)) === "stored-only") {
+        throw new Error(`the snapshot of ${pair.backup.name} is age-encrypted: rerun with --identity FILE (the age identity of one of its recipients: ${snapshot.encryption?.recipients.join(", ")})`);
+      }
+      const status = await etcdutlSnapshotStatus(etcdutl, store, snapshot.key, snapshot, identities);
       if (String(status.revision) !== snapshot.revision) throw new Error(`etcdutl reads revision ${status.revision} from the snapshot, the pair recorded ${snapshot.revision}`);
       return `snapshot ${snapshot.key} reads back (${snapshot.snapshotBytes} bytes, sha256 ${snapshot.snapshotSha256.slice(0, 12)}…); etcdutl reads revision ${status.revision}, ${status.totalKey} keys`;
     },
     async restoreEtcd(target) {
       if (!snapshot) throw new Error(`backup ${pair.backup.name} has no etcd snapshot`);
       const member = target.cluster.find((m) => m.name === target.member)!;
-      return restoreMember({ store, snapshot, member, cluster: target.cluster, dataDir: target.dataDir, etcdutl: target.etcdutl, bumpRevision: target.bumpRevision, force: target.force });
+      return restoreMember({ store, snapshot, member, cluster: target.cluster, dataDir: target.dataDir, etcdutl: target.etcdutl, bumpRevision: target.bumpRevision, force: target.force, identities });
     },
   };
   try {

@@ -39,6 +39,8 @@ export interface CoordinatorOptions {
   veleroNamespace: string;
   log: Logger;
   version: string;
+  /** age recipients: every snapshot is encrypted to them after compression (the record says so). */
+  encryptTo?: readonly string[];
   /** Snapshots taken at once (default 2: each streams the whole database). */
   concurrency?: number;
   /** Attempts for a recoverable snapshot failure before the pair is Failed (default 5), and the first delay. */
@@ -332,7 +334,7 @@ export class Coordinator {
         if (this.stopped) return "stopped";
         try {
           const started = this.now().getTime();
-          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, snapshotKey(uid), { now: this.now, ...(this.signal ? { signal: this.signal } : {}) });
+          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, snapshotKey(uid), { now: this.now, ...(this.signal ? { signal: this.signal } : {}), ...(this.opts.encryptTo?.length ? { encryptTo: this.opts.encryptTo } : {}) });
           const finished = this.now();
           this.opts.metrics?.snapshotTaken((finished.getTime() - started) / 1000, snapshot.storedBytes, finished);
           return { snapshot };
