@@ -112,6 +112,7 @@ export class Coordinator {
   /** Runs until the signal aborts: list, reconcile everything, watch; again after any break. */
   async start(signal: AbortSignal): Promise<void> {
     this.signal = signal;
+    await this.removeAbandonedPartials();
     let delay = 1000;
     const gc = setInterval(() => {
       this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
@@ -161,7 +162,18 @@ export class Coordinator {
     return pass;
   }
 
+  /** A coordinator killed mid-snapshot leaves a partial file no later write of another key would remove. */
+  private async removeAbandonedPartials(): Promise<void> {
+    try {
+      const removed = (await this.opts.store.removeAbandonedPartials?.()) ?? [];
+      if (removed.length > 0) this.opts.log.info("removed partial files left by an interrupted snapshot", { files: removed.join(",") });
+    } catch (err) {
+      this.opts.log.warn("could not remove abandoned partial files", { error: (err as Error).message });
+    }
+  }
+
   private async collectGarbageOnce(backups?: VeleroBackup[]): Promise<void> {
+    await this.removeAbandonedPartials();
     const live = new Set((backups ?? (await this.listBackups()).items).map((b) => b.metadata.name));
     const identity = await this.clusterIdentity();
     const grace = this.opts.retentionGraceMs ?? 3_600_000;

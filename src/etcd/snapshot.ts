@@ -85,6 +85,22 @@ export class SnapshotUploadError extends Error {
   }
 }
 
+/**
+ * The store has less free space than the snapshot may take (the member's database size): refused before it
+ * starts, so a store on etcd's own disk is never filled by a snapshot of it.
+ */
+export class InsufficientSpaceError extends Error {
+  override readonly name = "InsufficientSpaceError";
+  readonly recoverable = false;
+  constructor(
+    readonly store: string,
+    readonly freeBytes: number,
+    readonly expectedBytes: number,
+  ) {
+    super(`not enough free space in ${store}: ${freeBytes} bytes free, the snapshot may take up to ${expectedBytes} bytes (the member's database size); free space or move the store, nothing was written`);
+  }
+}
+
 /** The caller stopped the snapshot (the coordinator shuts down or lost its lease); nothing was stored. */
 export class SnapshotAbortedError extends Error {
   override readonly name = "SnapshotAbortedError";
@@ -169,6 +185,9 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     throw new EtcdUnavailableError(`etcd is not reachable: ${(err as Error).message}`, { cause: err });
   }
 
+  const free = await store.freeBytes?.().catch(() => undefined);
+  const expected = Number(status.dbSize);
+  if (free !== undefined && Number.isFinite(expected) && free < expected) throw new InsufficientSpaceError(store.url, free, expected);
   const blobs = new SnapshotBytes();
   let stored;
   // Which side broke first: an etcd error also destroys the store's input and a store error the etcd stream,

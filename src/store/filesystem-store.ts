@@ -2,7 +2,7 @@
 // in the same directory, flushed to disk, then renamed into place — rename is atomic on POSIX filesystems.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat, statfs } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -12,7 +12,7 @@ const PARTIAL = ".partial-";
 // Errors a retry cannot fix without someone changing the directory; a full disk may be freed (retention).
 const PERMANENT = new Set(["EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR"]);
 /** A partial file untouched this long was left by a writer that died (a live write touches it continuously). */
-const ABANDONED_PARTIAL_MS = 15 * 60_000;
+export const ABANDONED_PARTIAL_MS = 15 * 60_000;
 
 export class FilesystemStore implements ObjectStore {
   readonly url: string;
@@ -29,7 +29,7 @@ export class FilesystemStore implements ObjectStore {
     try {
       // Snapshots hold every Secret of the cluster: readable by the coordinator's user only.
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      await this.removeAbandonedPartials(path);
+      await this.removeAbandonedPartialsOf(path);
       const tap = new Transform({
         transform(chunk: Buffer, _enc, done) {
           hash.update(chunk);
@@ -50,7 +50,7 @@ export class FilesystemStore implements ObjectStore {
   }
 
   /** A writer killed mid-put (SIGKILL, node lost) cannot clean up: the next put of the same key does. */
-  private async removeAbandonedPartials(path: string): Promise<void> {
+  private async removeAbandonedPartialsOf(path: string): Promise<void> {
     const prefix = `${path.slice(dirname(path).length + 1)}${PARTIAL}`;
     const cutoff = Date.now() - ABANDONED_PARTIAL_MS;
     for (const name of await readdir(dirname(path))) {
@@ -59,6 +59,29 @@ export class FilesystemStore implements ObjectStore {
       const s = await stat(file).catch(() => undefined);
       if (s && s.mtimeMs < cutoff) await rm(file, { force: true });
     }
+  }
+
+  /** Every abandoned partial file under the root (a killed writer's, of any key): at coordinator start and by retention. */
+  async removeAbandonedPartials(): Promise<string[]> {
+    const cutoff = Date.now() - ABANDONED_PARTIAL_MS;
+    const removed: string[] = [];
+    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (!e.isFile() || !e.name.includes(PARTIAL)) continue;
+      const file = join(e.parentPath, e.name);
+      const s = await stat(file).catch(() => undefined);
+      if (s && s.mtimeMs < cutoff) {
+        await rm(file, { force: true });
+        removed.push(relative(this.root, file).split(sep).join("/"));
+      }
+    }
+    return removed;
+  }
+
+  async freeBytes(): Promise<number | undefined> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const s = await statfs(this.root);
+    return Number(s.bavail) * Number(s.bsize);
   }
 
   async get(key: string): Promise<Readable> {

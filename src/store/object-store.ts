@@ -17,6 +17,13 @@ export interface ObjectStore {
   head(key: string): Promise<{ size: number } | undefined>;
   list(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes what writers killed mid-put left behind (partial files older than the bound a live write never
+   * reaches), store-wide. Stores without such leftovers (S3: an upload is no object) do not have it.
+   */
+  removeAbandonedPartials?(): Promise<string[]>;
+  /** Bytes a put can still use, where the store can tell (a filesystem); undefined when it cannot. */
+  freeBytes?(): Promise<number | undefined>;
 }
 
 export class ObjectNotFoundError extends Error {

@@ -14,7 +14,8 @@ import { REPO_ROOT } from "../support/fixtures.js";
 import { startStandaloneEtcd } from "../support/control-plane.js";
 import { peer } from "../support/peers.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
-import { readSnapshotPlaintext, verifyStoredSnapshot, type SnapshotRecord } from "../../src/etcd/snapshot.js";
+import { InsufficientSpaceError, readSnapshotPlaintext, saveSnapshot, verifyStoredSnapshot, type SnapshotRecord } from "../../src/etcd/snapshot.js";
+import { connectEtcd } from "../../src/etcd/etcd-client.js";
 import { SnapshotEncryptionError } from "../../src/etcd/snapshot-encryption.js";
 import { restoreMember, snapshotFileFor } from "../../src/etcd/restore.js";
 
@@ -116,5 +117,23 @@ describe("encrypted etcd snapshots (age), with the real age CLI", function () {
     writeFileSync(leftover, "left again");
     await assert.rejects(restoreMember({ store, snapshot: record, member: { name: "c", peerUrl: "http://127.0.0.1:2380" }, cluster: [{ name: "c", peerUrl: "http://127.0.0.1:2380" }], dataDir, etcdutl: probe, bumpRevision: 1000, force: false, identities: [] }), SnapshotEncryptionError);
     assert.ok(!existsSync(leftover));
+  });
+
+  it("a snapshot refuses to start when the store has less free space than the database, and says why", async () => {
+    class NearlyFullStore extends FilesystemStore {
+      override async freeBytes(): Promise<number> {
+        return 4096;
+      }
+    }
+    const store = new NearlyFullStore(join(dir, "full-store"));
+    const client = connectEtcd({ endpoints: [etcd.endpoint] });
+    try {
+      await assert.rejects(saveSnapshot(client, store, "snapshots/full.db.gz"), (err: unknown) => err instanceof InsufficientSpaceError && /4096 bytes free, the snapshot may take up to \d+ bytes/.test((err as Error).message));
+      assert.deepEqual(await store.list(""), [], "nothing written");
+      const record = await saveSnapshot(client, new FilesystemStore(join(dir, "roomy-store")), "snapshots/roomy.db.gz");
+      assert.ok(record.snapshotBytes > 0, "with real free space it runs");
+    } finally {
+      client.close();
+    }
   });
 });
