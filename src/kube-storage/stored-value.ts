@@ -2,7 +2,7 @@
 // runtime.Unknown envelope behind the magic "k8s\0" (apimachinery's protobuf serializer); custom resources (and
 // anything stored with the JSON serializer) are JSON; either may sit inside an encryption-at-rest envelope.
 import { kubeDescriptor } from "../generated/kube-descriptor.js";
-import { decryptLocal, encryptedEnvelope, type LocalKeys } from "./encryption.js";
+import { DecryptionError, decryptLocal, encryptedEnvelope, type LocalKeys } from "./encryption.js";
 import { ProtoDecodeError, ProtoJsonDecoder, readUnknown } from "./proto-json.js";
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -33,7 +33,14 @@ export function decodeStoredValue(etcdKey: string, value: Uint8Array, opts: Deco
   let decrypted: { provider: string; keyName: string } | undefined;
   const envelope = encryptedEnvelope(bytes);
   if (envelope) {
-    const plain = opts.keys ? decryptLocal(envelope, opts.keys, etcdKey) : undefined;
+    let plain: Buffer | undefined;
+    try {
+      plain = opts.keys ? decryptLocal(envelope, opts.keys, etcdKey) : undefined;
+    } catch (err) {
+      // A wrong key or a damaged value spoils this object only, never the listing.
+      if (err instanceof DecryptionError) return { state: "undecodable", reason: err.message };
+      throw err;
+    }
     if (!plain) return { state: "encrypted", provider: envelope.provider, version: envelope.version, keyName: envelope.keyName };
     bytes = plain;
     decrypted = { provider: envelope.provider, keyName: envelope.keyName };
