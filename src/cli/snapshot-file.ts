@@ -11,6 +11,7 @@ import { createGunzip } from "node:zlib";
 import type { PairRecord } from "../coordinator/pair-record.js";
 import { findPairRecord } from "../coordinator/pair-store.js";
 import { SnapshotReader } from "../etcd/snapshot-keys.js";
+import type { ObjectStore } from "../store/object-store.js";
 import { openCliStore, type CliStoreOptions } from "./cli-store.js";
 import { UsageError } from "./usage-error.js";
 
@@ -66,11 +67,16 @@ export async function openSnapshot(opts: SnapshotSourceOptions): Promise<OpenedS
     const record = await findPairRecord(store, opts.backup);
     if (!record) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
     if (!record.snapshot) throw new UsageError(`backup "${opts.backup}" has no etcd snapshot (pair state ${record.state}${record.reason ? `: ${record.reason}` : ""})`);
-    const copy = await privateCopy(await store.get(record.snapshot.key), true);
-    return withReader(copy.file, `snapshot of backup ${record.backup.name} (${store.url}/${record.snapshot.key})`, record, () => rm(copy.dir, { recursive: true, force: true }));
+    return await openStoredSnapshot(store, record.snapshot.key, record);
   } finally {
     store.close?.();
   }
+}
+
+/** A snapshot in a store (snapshots/<uid>.db.gz), copied out decompressed. */
+export async function openStoredSnapshot(store: ObjectStore, key: string, record?: PairRecord): Promise<OpenedSnapshot> {
+  const copy = await privateCopy(await store.get(key), true);
+  return withReader(copy.file, `${record ? `snapshot of backup ${record.backup.name} ` : ""}(${store.url}/${key})`, record, () => rm(copy.dir, { recursive: true, force: true }));
 }
 
 async function withReader(file: string, source: string, record: PairRecord | undefined, cleanup: () => Promise<void>): Promise<OpenedSnapshot> {

@@ -33,20 +33,22 @@ describe("pairs diff beside the real Velero: what a backup left out, read from V
   const env = useE2eEnvironment("pairs-diff");
   let cluster: E2eCluster;
   let velero: VeleroServer;
+  let coordinator: CoordinatorProcess;
 
   before(async function () {
     this.timeout(600_000);
     cluster = await env().startCluster("source", { withControllerManager: false });
     await populateCorpus(cluster);
     velero = await env().startVelero(cluster, { twinsnap: false, prefix: PREFIX });
-    const coordinator = await CoordinatorProcess.start({ cluster, store: env().store, dir: join(env().dir, "coordinator") });
+    coordinator = await CoordinatorProcess.start({ cluster, store: env().store, dir: join(env().dir, "coordinator") });
     env().onStop(() => coordinator.stop());
   });
 
+  /** The Paired record, once the coordinator has compared the backup with its snapshot. */
   const paired = (uid: string) =>
-    waitUntil(`a Paired record for ${uid}`, async () => {
+    waitUntil(`a Paired record with its coverage for ${uid}`, async () => {
       const r = (await pairRecordsInBucket(env().store, PREFIX)).find((x: PairRecord) => x.backup.uid === uid);
-      return r?.state === "Paired" && r;
+      return r?.state === "Paired" && r.coverage !== undefined && r;
     });
 
   async function diff(backup: string): Promise<Diff> {
@@ -94,8 +96,13 @@ describe("pairs diff beside the real Velero: what a backup left out, read from V
   it("a backup of one namespace: exactly the cluster-scoped objects Velero left out, as such; nothing of that namespace missing", async () => {
     const status = await velero.cli.backupCreate("shop-only", ["--include-namespaces", "shop", "--snapshot-volumes=false"]);
     assert.equal(status.phase, "Completed");
-    await paired((status.raw as { metadata: { uid: string } }).metadata.uid);
+    const record = await paired((status.raw as { metadata: { uid: string } }).metadata.uid);
     const [d, live, held] = [await diff("shop-only"), await liveClusterScoped(), await tarballClusterScoped("shop-only")];
+    // The coordinator found the same when the backup completed, and says so in the record and its metrics.
+    assert.ok(record.coverage && "missed" in record.coverage, JSON.stringify(record.coverage));
+    assert.equal(record.coverage.missed, d.counts.missed);
+    const metrics = await (await fetch(`${coordinator.metricsUrl}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^twinsnap_backup_missed_objects\\{schedule=""\\} ${d.counts.missed}$`, "m"));
     const expected = new Set([...live].filter((o) => !held.has(o)));
     assert.ok(expected.size > 5, `Velero left out ${expected.size} cluster-scoped objects`);
     assert.deepEqual([...missedClusterScoped(d, "cluster-scoped-not-included")].sort(), [...expected].sort());
