@@ -49,7 +49,15 @@ function visit(ns) {
         fields[f.id] = f.map ? [go?.json ?? f.name, type, flags, f.keyType] : [go?.json ?? f.name, type, flags];
       }
       // `type ExtraValue []string`: on the wire a message with one repeated field, in JSON the list itself.
-      messages[full] = goType?.goType?.startsWith("[]") ? { fields, list: true } : { fields };
+      const ids = child.fieldsArray.map((f) => f.id);
+      const order = [...(goType?.order ?? []).filter((id) => ids.includes(id)), ...ids.filter((id) => !(goType?.order ?? []).includes(id))];
+      const numeric = [...ids].sort((a, b) => a - b);
+      messages[full] = {
+        fields,
+        ...(goType?.goType?.startsWith("[]") ? { list: true } : {}),
+        // Only when it differs from ascending numbers (the order JavaScript iterates integer keys in).
+        ...(order.some((id, i) => id !== numeric[i]) ? { order } : {}),
+      };
     }
     if (child.nestedArray) visit(child);
   }

@@ -61,7 +61,7 @@ function goTypes(dir) {
       if (alias) types[alias[1]] = { goType: alias[2] };
       const open = /^type (\w+) struct \{/.exec(line);
       if (open) {
-        current = types[open[1]] = { fields: {} };
+        current = types[open[1]] = { fields: {}, order: [] };
         continue;
       }
       if (line.startsWith("}")) current = undefined;
@@ -75,6 +75,8 @@ function goTypes(dir) {
       const number = pb[1].split(",")[1];
       const [jsonName, ...opts] = js[1].split(",");
       const goType = m[2];
+      // Go's encoding/json writes fields in declaration order, which is not always the protobuf numbering.
+      current.order.push(Number(number));
       current.fields[number] = {
         json: jsonName || (m[1] ?? m[2].replace(/^\*/, "").replace(/^\w+\./, "")),
         ...(opts.includes("omitempty") ? { omitempty: true } : {}),

@@ -20,6 +20,8 @@ export interface MessageInfo {
   fields: Record<string, FieldInfo>;
   /** A Go slice type (`type ExtraValue []string`): one repeated field on the wire, the list itself in JSON. */
   list?: true;
+  /** Field numbers in Go declaration order (the order of the apiserver's JSON), when not ascending. */
+  order?: number[];
 }
 
 export interface KubeDescriptor {

@@ -281,7 +281,8 @@ export class ProtoJsonDecoder {
       return (fields.get(1) ?? []).map((raw, i) => this.value(type, raw, `${path}[${i}]`));
     }
     const out: { [key: string]: Json } = {};
-    for (const [number, [json, type, flags, keyType]] of Object.entries(info.fields)) {
+    for (const number of info.order ?? Object.keys(info.fields)) {
+      const [json, type, flags, keyType] = info.fields[String(number)]!;
       const raws = fields.get(Number(number));
       const at = path ? `${path}.${json}` : json;
       if (flags & INLINE) {

@@ -3,6 +3,7 @@
 // anything stored with the JSON serializer) are JSON; either may sit inside an encryption-at-rest envelope.
 import { kubeDescriptor } from "../generated/kube-descriptor.js";
 import { DecryptionError, decryptLocal, encryptedEnvelope, type LocalKeys } from "./encryption.js";
+import { servedForm } from "./served-form.js";
 import { ProtoDecodeError, ProtoJsonDecoder, readUnknown } from "./proto-json.js";
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -63,13 +64,13 @@ function decodePlain(bytes: Uint8Array): StoredValue {
     const message = decoder.messageFor(apiVersion, kind);
     if (!message) return { state: "undecodable", reason: `no protobuf definition for ${apiVersion} ${kind} (twinsnap knows Kubernetes ${PROTO_VERSIONS["k8s.io/api"] ?? "?"})` };
     const body = decoder.message(message, unknown.raw) as Record<string, unknown>;
-    return { state: "object", encoding: "protobuf", object: { apiVersion, kind, ...body, metadata: (body.metadata as Record<string, unknown>) ?? {} } };
+    return { state: "object", encoding: "protobuf", object: servedForm({ apiVersion, kind, ...body, metadata: (body.metadata as Record<string, unknown>) ?? {} }) };
   }
   const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
   if (first === 0x7b) {
     const object = JSON.parse(Buffer.from(bytes).toString("utf8")) as StoredObject;
     if (typeof object.apiVersion !== "string" || typeof object.kind !== "string") return { state: "undecodable", reason: "JSON without apiVersion and kind" };
-    return { state: "object", encoding: "json", object: { ...object, metadata: object.metadata ?? {} } };
+    return { state: "object", encoding: "json", object: servedForm({ ...object, metadata: object.metadata ?? {} }) };
   }
   return { state: "undecodable", reason: "neither Kubernetes protobuf (k8s\\0) nor JSON" };
 }
