@@ -21,6 +21,7 @@ const INTERNAL: readonly { prefix: string; what: string }[] = [
   { prefix: "ranges/", what: "allocated service IPs and node ports" },
   { prefix: "masterleases/", what: "apiserver endpoint leases" },
   { prefix: "apiserverleases/", what: "apiserver identity" },
+  { prefix: "peerserverleases/", what: "apiserver peer-proxy leases (not served as a resource)" },
 ];
 
 export type StorageKey =

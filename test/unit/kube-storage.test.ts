@@ -22,6 +22,8 @@ describe("etcd keys of Kubernetes objects", () => {
     ["/registry/example.com/gadgets/g1", { kind: "object", resource: "gadgets", group: "example.com", rest: ["g1"] }],
     ["/registry/ranges/serviceips", { kind: "internal", what: "allocated service IPs and node ports" }],
     ["/registry/masterleases/127.0.0.1", { kind: "internal", what: "apiserver endpoint leases" }],
+    // Seen in a real 1.36 apiserver's etcd: Leases of the peer proxy, under no served resource.
+    ["/registry/peerserverleases/apiserver-wlv32tlttr4jl3gtroqexyxapa", { kind: "internal", what: "apiserver peer-proxy leases (not served as a resource)" }],
     ["/other/thing", undefined],
   ];
   for (const [key, expected] of cases) it(key, () => assert.deepEqual(parseStorageKey(key), expected));
