@@ -12,6 +12,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY proto ./proto
+COPY proto-kube ./proto-kube
 COPY scripts ./scripts
 COPY src ./src
 COPY test ./test

@@ -10,6 +10,7 @@ import { benchExportApply } from "./export-apply.js";
 import { benchVeleroBackupRestore } from "./velero-backup-restore.js";
 import { benchStorePut } from "./store-put.js";
 import { benchEtcdSnapshot, etcdSnapshotBenchOptions, withS3Store } from "./etcd-snapshot.js";
+import { benchSnapshotDecode } from "./snapshot-decode.js";
 
 const benches: Record<string, () => Promise<object>> = {
   // Both forms side by side in one run: the node script and the single executable Velero runs.
@@ -18,6 +19,8 @@ const benches: Record<string, () => Promise<object>> = {
     executable: await benchPluginExecute({ command: PLUGIN_FORMS.executable }),
   }),
   "restore-order": () => benchRestoreOrder(),
+  // 100,000 objects (protobuf, aescbc-encrypted, JSON custom resources) decoded from a real etcd snapshot.
+  "snapshot-decode": () => benchSnapshotDecode(),
   "export-apply": () => benchExportApply(),
   "velero-backup-restore": () => benchVeleroBackupRestore(),
   // Needs the S3 server peer (scripts/peers.sh s3-server).

@@ -8,7 +8,11 @@ import { connectEtcd, type EtcdConnectionOptions } from "../etcd/etcd-client.js"
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
 import { createLogger, parseLogLevel } from "../log/logger.js";
-import { openCliStore } from "./cli-store.js";
+import { awsEnvironment, openCliStore } from "./cli-store.js";
+import { backupFilters } from "../velero/backup-coverage.js";
+import { backupItemKeys, coverageSummary, diffBackup } from "../velero/backup-diff.js";
+import { openStoredSnapshot } from "./snapshot-file.js";
+import { veleroBackupFiles } from "./velero-backup-files.js";
 import { VERSION } from "../version.js";
 
 export interface CoordinatorCommandOptions {
@@ -44,9 +48,25 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const [host, port] = splitAddress(opts.metricsAddress);
   const http = await serveMetrics(metrics, { host, port });
   const etcdSource = etcd ?? { unavailable: "etcd is not reachable from this cluster (managed control plane; --etcd-endpoints none)" };
+  // With Velero's own location as the store, each Paired backup is compared with its snapshot (pairs diff).
+  const files = opts.store.startsWith("bsl:") ? await veleroBackupFiles({ client, veleroNamespace: opts.veleroNamespace, bsl: opts.store.slice(4), aws: awsEnvironment(opts.env) }) : undefined;
   const coordinator = new Coordinator({ client, store, etcd: etcdSource, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, shareWindowMs: opts.shareWindowMs, metrics,
     ...(recipients.length > 0 ? { encryptTo: recipients } : {}),
     ...(opts.retentionGraceMs !== undefined ? { retentionGraceMs: opts.retentionGraceMs } : {}),
+    ...(files
+      ? {
+          checkCoverage: async (record) => {
+            const filters = backupFilters((await files.backupObject(record.backup.name)) as { spec?: Record<string, unknown> });
+            const held = await backupItemKeys(await files.tarball(record.backup.name));
+            const snapshot = await openStoredSnapshot(store, record.snapshot!.key, record);
+            try {
+              return coverageSummary(await diffBackup({ reader: snapshot.reader, held, filters }));
+            } finally {
+              await snapshot.close();
+            }
+          },
+        }
+      : {}),
   });
   const abort = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => abort.abort());
@@ -64,6 +84,7 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
     etcd?.close();
     client.close();
     store.close?.();
+    files?.close();
     http.close();
   }
   log.info("coordinator stopped");

@@ -15,6 +15,8 @@ import { parseDuration } from "./parse-duration.js";
 import { restoreRunCommand } from "./restore-run-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
+import { snapshotGetCommand } from "./snapshot-get-command.js";
+import { pairsDiffCommand } from "./pairs-diff-command.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
 
@@ -47,6 +49,12 @@ Usage:
   twinsnap pairs verify [BACKUP...] [--store URL] [--etcdutl PATH] [--kubeconfig FILE] [--velero-namespace velero]
                  [--identity FILE]...
                        the backup/snapshot pairs in a store; verify re-reads every snapshot
+  twinsnap pairs diff BACKUP [--store URL] [--from-backup BACKUP.tar.gz] [--backup-spec FILE] [--snapshot FILE]
+                 [--encryption-config FILE] [-o table|json]
+                       objects in the backup's etcd snapshot that the Velero backup does not hold, grouped by why
+  twinsnap snapshot get (--backup NAME [--store URL] | --snapshot FILE) [RESOURCE] [[NAMESPACE/]NAME] [-n NAMESPACE]
+                 [--encryption-config FILE] [-o yaml|json] [--raw]
+                       objects out of an etcd snapshot, offline, as clean manifests for twinsnap apply
   twinsnap restore plan --backup NAME [--store URL] [--kubeconfig FILE] [--mode same-cluster|new-cluster] [--json]
                  [etcd member flags, as for restore run]
                        how to recover from a backup's pair, as numbered steps with their commands
@@ -285,6 +293,10 @@ async function runCli(argv: string[]): Promise<number> {
         options: {
           store: { type: "string", default: DEFAULT_STORE_URL },
           output: { type: "string", short: "o" },
+          "from-backup": { type: "string" },
+          "backup-spec": { type: "string" },
+          snapshot: { type: "string" },
+          "encryption-config": { type: "string" },
           etcdutl: { type: "string" },
           kubeconfig: { type: "string" },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
@@ -298,6 +310,22 @@ async function runCli(argv: string[]): Promise<number> {
       if (sub === "show") {
         if (positionals.length !== 1) throw new UsageError("pairs show needs one backup name or uid");
         return pairsShowCommand({ ...storeFlags, backup: positionals[0]!, output }, { out, err });
+      }
+      if (sub === "diff") {
+        if (positionals.length !== 1) throw new UsageError("pairs diff needs one backup name");
+        if (output === "yaml") throw new UsageError("pairs diff: -o must be table or json");
+        return pairsDiffCommand(
+          {
+            ...storeFlags,
+            backup: positionals[0]!,
+            output,
+            ...(values["from-backup"] ? { fromBackup: values["from-backup"] } : {}),
+            ...(values["backup-spec"] ? { backupSpec: values["backup-spec"] } : {}),
+            ...(values.snapshot ? { snapshotFile: values.snapshot } : {}),
+            ...(values["encryption-config"] ? { encryptionConfig: values["encryption-config"] } : {}),
+          },
+          { out, err },
+        );
       }
       if (sub === "verify") {
         return pairsVerifyCommand(
@@ -313,7 +341,47 @@ async function runCli(argv: string[]): Promise<number> {
           { out, err },
         );
       }
-      throw new UsageError('pairs needs a subcommand: "list", "show" or "verify"');
+      throw new UsageError('pairs needs a subcommand: "list", "show", "verify" or "diff"');
+    }
+    case "snapshot": {
+      const [sub, ...getArgs] = rest;
+      if (sub !== "get") throw new UsageError('snapshot needs a subcommand: "get"');
+      const { values, positionals } = parseArgs({
+        args: getArgs,
+        allowPositionals: true,
+        options: {
+          backup: { type: "string" },
+          snapshot: { type: "string" },
+          store: { type: "string", default: DEFAULT_STORE_URL },
+          namespace: { type: "string", short: "n" },
+          output: { type: "string", short: "o", default: "yaml" },
+          raw: { type: "boolean", default: false },
+          "encryption-config": { type: "string" },
+          rules: { type: "string" },
+          kubeconfig: { type: "string" },
+          "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
+        },
+      });
+      if (values.output !== "yaml" && values.output !== "json") throw new UsageError("-o must be yaml or json");
+      if (positionals.length > 2) throw new UsageError("snapshot get takes RESOURCE and [NAMESPACE/]NAME");
+      return snapshotGetCommand(
+        {
+          store: values.store!,
+          veleroNamespace: values["velero-namespace"]!,
+          env: process.env,
+          output: values.output,
+          raw: values.raw!,
+          ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+          ...(values.backup ? { backup: values.backup } : {}),
+          ...(values.snapshot ? { snapshotFile: values.snapshot } : {}),
+          ...(positionals[0] ? { resource: positionals[0] } : {}),
+          ...(positionals[1] ? { target: positionals[1] } : {}),
+          ...(values.namespace ? { namespace: values.namespace } : {}),
+          ...(values["encryption-config"] ? { encryptionConfig: values["encryption-config"] } : {}),
+          ...(values.rules ? { rulesFile: values.rules } : {}),
+        },
+        { out, err },
+      );
     }
     case "restore": {
       const [sub, ...restoreArgs] = rest;

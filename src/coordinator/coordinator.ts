@@ -9,7 +9,7 @@ import { saveSnapshot, SnapshotAbortedError, type SnapshotRecord } from "../etcd
 import type { RawClient } from "../kube/raw-client.js";
 import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairRecord, type PairState } from "./pair-record.js";
+import { PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "./pair-record.js";
 import { nextPairingStep } from "./pairing.js";
 import { listPairRecords, readPairRecord, writePairRecord } from "./pair-store.js";
 import { chooseSnapshot, type ShareCandidate, type SnapshotTiming } from "./snapshot-sharing.js";
@@ -57,6 +57,11 @@ export interface CoordinatorOptions {
    * streaming etcd again (default 0: every backup gets its own).
    */
   shareWindowMs?: number;
+  /**
+   * Compares a Paired record's snapshot with its Velero backup (`twinsnap pairs diff`); the counts go into the
+   * record and the metrics. Absent: not checked (the backup's contents are only reachable through a bsl: store).
+   */
+  checkCoverage?: (record: PairRecord) => Promise<{ missed: number; neverBackedUp: number; undecodable: number; byReason: Record<string, number>; revision: number }>;
 }
 
 /** A snapshot this coordinator knows, for sharing: taken (snapshot set) or being taken (result pending). */
@@ -270,7 +275,7 @@ export class Coordinator {
       case "record-pending":
         return this.write(backup, { state: "Pending" });
       case "mark-paired":
-        return this.write(backup, { ...record!, state: "Paired" });
+        return this.checkCoverage(backup, await this.writeRecord(backup, { ...record!, state: "Paired" }));
       case "mark-backup-failed":
         return this.write(backup, { ...(record ?? {}), state: "BackupFailed", reason: `Velero's backup ended ${backup.status?.phase}` });
       case "snapshot": {
@@ -284,12 +289,30 @@ export class Coordinator {
         if (outcome === "stopped") return; // the record stays Snapshotting: the next coordinator takes it up
         if ("error" in outcome) return this.write(backup, { state: "Failed", reason: outcome.error });
         try {
-          return await this.write(backup, { state: step.thenPair ? "Paired" : "Snapshotting", snapshot: outcome.snapshot, snapshotTiming: step.timing, ...(outcome.shared ? { sharedSnapshot: outcome.shared } : {}) });
+          return await this.checkCoverage(
+            backup,
+            await this.writeRecord(backup, { state: step.thenPair ? "Paired" : "Snapshotting", snapshot: outcome.snapshot, snapshotTiming: step.timing, ...(outcome.shared ? { sharedSnapshot: outcome.shared } : {}) }),
+          );
         } finally {
           if (outcome.shared) this.unshare(outcome.shared.key);
         }
       }
     }
+  }
+
+  /** Once per Paired record with a snapshot: what the backup missed. A failure is recorded, never fatal to the pair. */
+  private async checkCoverage(backup: VeleroBackup, record: PairRecord | undefined): Promise<void> {
+    const check = this.opts.checkCoverage;
+    if (!check || !record || record.state !== "Paired" || !record.snapshot || record.coverage || this.stopped) return;
+    let coverage: PairCoverage;
+    try {
+      coverage = { ...(await check(record)), checkedAt: this.now().toISOString() };
+    } catch (err) {
+      this.opts.log.warn("could not compare the backup with its snapshot", { backup: backup.metadata.name, error: (err as Error).message });
+      coverage = { error: (err as Error).message, checkedAt: this.now().toISOString() };
+    }
+    const written = await this.writeRecord(backup, { ...record, coverage });
+    if (written) this.opts.metrics?.coverageChecked(written);
   }
 
   private get stopped(): boolean {
@@ -401,7 +424,11 @@ export class Coordinator {
   }
 
   private async write(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<void> {
-    if (this.stopped) return; // stopping, or no longer the leader: the next coordinator writes
+    await this.writeRecord(backup, fields);
+  }
+
+  private async writeRecord(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<PairRecord | undefined> {
+    if (this.stopped) return undefined; // stopping, or no longer the leader: the next coordinator writes
     const record: PairRecord = {
       apiVersion: PAIR_RECORD_API_VERSION,
       kind: "PairRecord",
@@ -418,6 +445,7 @@ export class Coordinator {
     this.opts.metrics?.recordWritten(record);
     await this.mirror(backup, record);
     this.opts.log.info("pair record", { backup: backup.metadata.name, state: record.state, ...(record.reason ? { reason: record.reason } : {}) });
+    return record;
   }
 
   /** The record's gist as annotations on the Backup, for `kubectl get backup -o yaml`. */

@@ -13,6 +13,9 @@ export class CoordinatorMetrics {
   private lastSnapshotBytes = 0;
   private lastSuccessSeconds = 0;
   private failures = 0;
+  /** Objects the last checked backup of each schedule ("" for backups without one) missed, and failed checks. */
+  private readonly missed = new Map<string, number>();
+  private coverageFailures = 0;
   /** Set once the coordinator has listed Velero's Backups; cleared when it cannot. */
   ready = false;
 
@@ -23,6 +26,13 @@ export class CoordinatorMetrics {
 
   recordRemoved(uid: string): void {
     this.states.delete(uid);
+  }
+
+  coverageChecked(record: PairRecord): void {
+    const c = record.coverage;
+    if (!c) return;
+    if ("error" in c) this.coverageFailures++;
+    else this.missed.set(record.backup.schedule ?? "", c.missed);
   }
 
   snapshotTaken(seconds: number, storedBytes: number, at: Date): void {
@@ -56,6 +66,12 @@ export class CoordinatorMetrics {
       "# HELP twinsnap_snapshot_failures_total Pairs that ended Failed (no snapshot after retries).",
       "# TYPE twinsnap_snapshot_failures_total counter",
       `twinsnap_snapshot_failures_total ${this.failures}`,
+      "# HELP twinsnap_backup_missed_objects Objects in the etcd snapshot that the last checked backup of a schedule does not hold (events, nodes and the like not counted).",
+      "# TYPE twinsnap_backup_missed_objects gauge",
+      ...[...this.missed].map(([schedule, n]) => `twinsnap_backup_missed_objects{schedule="${schedule.replace(/["\\\n]/g, "_")}"} ${n}`),
+      "# HELP twinsnap_backup_coverage_check_failures_total Backups that could not be compared with their snapshot.",
+      "# TYPE twinsnap_backup_coverage_check_failures_total counter",
+      `twinsnap_backup_coverage_check_failures_total ${this.coverageFailures}`,
     ];
     return `${lines.join("\n")}\n`;
   }

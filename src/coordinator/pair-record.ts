@@ -46,11 +46,20 @@ export interface PairRecord {
   sharedSnapshot?: { key: string; takenFor: { name: string; uid: string }; windowSeconds: number };
   /** "during-backup", or "after-backup" when the coordinator only saw the backup once it had finished. */
   snapshotTiming?: "during-backup" | "after-backup";
+  /**
+   * What the etcd snapshot holds that the Velero backup does not (as `twinsnap pairs diff` reports it), checked once
+   * the pair is Paired: a schedule that keeps missing something shows it here and in twinsnap_backup_missed_objects.
+   */
+  coverage?: PairCoverage;
   coordinatorVersion: string;
   updatedAt: string;
   /** When the coordinator first found the backup gone from the cluster; retention removes the pair a grace period later. */
   orphanedSince?: string;
 }
+
+export type PairCoverage =
+  | { missed: number; neverBackedUp: number; undecodable: number; byReason: Record<string, number>; revision: number; checkedAt: string }
+  | { error: string; checkedAt: string };
 
 export const pairKey = (backupUid: string) => `pairs/${backupUid}.json`;
 export const snapshotKey = (backupUid: string) => `snapshots/${backupUid}.db.gz`;

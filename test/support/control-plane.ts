@@ -151,7 +151,12 @@ export async function startEtcdOn(dir: string, dataDir: string, extraArgs: strin
   return { endpoint: `http://127.0.0.1:${clientPort}`, stop: () => stopProcess(child) };
 }
 
-export async function startControlPlane(opts: { name: string; withControllerManager?: boolean }): Promise<ControlPlane> {
+export async function startControlPlane(opts: {
+  name: string;
+  withControllerManager?: boolean;
+  /** An EncryptionConfiguration file: the apiserver encrypts at rest what it names (--encryption-provider-config). */
+  encryptionProviderConfig?: string;
+}): Promise<ControlPlane> {
   const dir = mkdtempSync(join(tmpdir(), `twinsnap-${opts.name}-`));
   const certDir = join(dir, "certs");
   mkdirSync(certDir);
@@ -177,6 +182,7 @@ export async function startControlPlane(opts: { name: string; withControllerMana
     "--service-account-issuer=https://kubernetes.default.svc",
     "--service-cluster-ip-range=10.96.0.0/12",
     "--advertise-address=127.0.0.1",
+    ...(opts.encryptionProviderConfig ? [`--encryption-provider-config=${opts.encryptionProviderConfig}`] : []),
   ];
   let apiserver = startProcess(dir, "kube-apiserver", peer("KUBE_APISERVER_BIN"), apiserverArgs);
   const kubeconfigPath = join(dir, "kubeconfig");

@@ -1,0 +1,99 @@
+// The etcd snapshot a command reads offline, as a local bbolt file: `--snapshot FILE` (plain or gzip-compressed, as
+// etcdctl writes it or as the store keeps it), or the snapshot paired with `--backup NAME` in the store, copied
+// (decompressed) into a private temporary directory that is removed afterwards: it holds every Secret.
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import type { PairRecord } from "../coordinator/pair-record.js";
+import { findPairRecord } from "../coordinator/pair-store.js";
+import { SnapshotReader } from "../etcd/snapshot-keys.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { openCliStore, type CliStoreOptions } from "./cli-store.js";
+import { UsageError } from "./usage-error.js";
+
+export interface SnapshotSourceOptions extends Omit<CliStoreOptions, "client"> {
+  backup?: string;
+  snapshotFile?: string;
+}
+
+export interface OpenedSnapshot {
+  reader: SnapshotReader;
+  /** What was read, for messages: the file, or "snapshot of backup NAME (store/key)". */
+  source: string;
+  record?: PairRecord;
+  close(): Promise<void>;
+}
+
+async function isGzip(file: string): Promise<boolean> {
+  const handle = await open(file, "r");
+  try {
+    const head = Buffer.alloc(2);
+    await handle.read(head, 0, 2, 0);
+    return head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function privateCopy(from: Readable, gunzip: boolean): Promise<{ file: string; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "twinsnap-snapshot-"));
+  const file = join(dir, "snapshot.db");
+  try {
+    await pipeline(gunzip ? [from, createGunzip(), createWriteStream(file, { mode: 0o600 })] : [from, createWriteStream(file, { mode: 0o600 })]);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { file, dir };
+}
+
+export async function openSnapshot(opts: SnapshotSourceOptions): Promise<OpenedSnapshot> {
+  if (opts.snapshotFile && opts.backup) throw new UsageError("give --backup NAME or --snapshot FILE, not both");
+  if (opts.snapshotFile) {
+    const file = opts.snapshotFile;
+    if (await isGzip(file)) {
+      const copy = await privateCopy(createReadStream(file), true);
+      return withReader(copy.file, file, undefined, () => rm(copy.dir, { recursive: true, force: true }));
+    }
+    return withReader(file, file, undefined, async () => undefined);
+  }
+  if (!opts.backup) throw new UsageError("name the snapshot: --backup NAME (its pair in --store) or --snapshot FILE");
+  const store = await openCliStore(opts);
+  try {
+    const record = await findPairRecord(store, opts.backup);
+    if (!record) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
+    if (!record.snapshot) throw new UsageError(`backup "${opts.backup}" has no etcd snapshot (pair state ${record.state}${record.reason ? `: ${record.reason}` : ""})`);
+    return await openStoredSnapshot(store, record.snapshot.key, record);
+  } finally {
+    store.close?.();
+  }
+}
+
+/** A snapshot in a store (snapshots/<uid>.db.gz), copied out decompressed. */
+export async function openStoredSnapshot(store: ObjectStore, key: string, record?: PairRecord): Promise<OpenedSnapshot> {
+  const copy = await privateCopy(await store.get(key), true);
+  return withReader(copy.file, `${record ? `snapshot of backup ${record.backup.name} ` : ""}(${store.url}/${key})`, record, () => rm(copy.dir, { recursive: true, force: true }));
+}
+
+async function withReader(file: string, source: string, record: PairRecord | undefined, cleanup: () => Promise<void>): Promise<OpenedSnapshot> {
+  let reader: SnapshotReader;
+  try {
+    reader = await SnapshotReader.open(file);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return {
+    reader,
+    source,
+    ...(record ? { record } : {}),
+    async close() {
+      await reader.close();
+      await cleanup();
+    },
+  };
+}
