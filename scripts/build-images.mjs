@@ -115,6 +115,12 @@ export const IMAGES = {
     files: busybox(["sh", "sleep"]),
     config: { Entrypoint: ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"], Env: [PATH_ENV] },
   }),
+  // An admission webhook backend (test/peers/webhook-backend): static Go, its certificate mounted at /tls.
+  "webhook-backend": () => ({
+    tag: "1.0",
+    files: [hostFile(peerBin("WEBHOOK_BACKEND_BIN"), "/webhook-backend", 0o755), ...passwd],
+    config: { User: `${NONROOT}:${NONROOT}`, Entrypoint: ["/webhook-backend"], Env: [PATH_ENV] },
+  }),
   // A general-purpose test image for workloads (busybox with all its applets).
   busybox: () => ({
     tag: "1.35",
