@@ -98,10 +98,12 @@ export const IMAGES = {
     files: [...debianPackage("libc6"), ...caCertificates, ...passwd, ...hostTree(executableDir(), "/opt/twinsnap")],
     config: { User: `${NONROOT}:${NONROOT}`, Entrypoint: ["/opt/twinsnap/twinsnap", "coordinator"], Env: [PATH_ENV], WorkingDir: "/home/nonroot" },
   }),
-  // Test images from the peers. Velero's deployment runs /velero (static Go) and needs CA certificates.
+  // Test images from the peers. Velero's deployment runs /velero (static Go) and needs CA certificates. Velero's
+  // own image is built on a minimal Ubuntu (paketo run-jammy-tiny) that has glibc: plugins it runs, twinsnap among
+  // them, may be dynamically linked. So glibc here too, or the test would not run what users run.
   velero: () => ({
     tag: "v1.18.1",
-    files: [hostFile(peerBin("VELERO_BIN"), "/velero", 0o755), ...caCertificates, ...passwd, directory("/scratch", { mode: 0o1777 })],
+    files: [hostFile(peerBin("VELERO_BIN"), "/velero", 0o755), ...debianPackage("libc6"), ...caCertificates, ...passwd, directory("/scratch", { mode: 0o1777 })],
     config: { User: `${NONROOT}:${NONROOT}`, Entrypoint: ["/velero"], Env: [PATH_ENV] },
   }),
   "velero-plugin-for-aws": () => ({
