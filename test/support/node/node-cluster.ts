@@ -154,7 +154,8 @@ export async function startNodeCluster(opts: { images?: readonly string[]; pinne
   const startEtcd = async (dataDir: string) => {
     etcd = startProcess(dir, "etcd", peer("ETCD_BIN"), [
       `--name=${NODE_NAME}`, `--data-dir=${dataDir}`,
-      `--listen-client-urls=${ETCD_CLIENT}`, `--advertise-client-urls=${ETCD_CLIENT}`,
+      // On loopback and the node's address, as kubeadm's etcd listens (Pods reach it on the latter).
+      `--listen-client-urls=${ETCD_CLIENT},https://${nodeIp}:2379`, `--advertise-client-urls=${ETCD_CLIENT}`,
       `--listen-peer-urls=${ETCD_PEER}`, `--initial-advertise-peer-urls=${ETCD_PEER}`, `--initial-cluster=${NODE_NAME}=${ETCD_PEER}`,
       `--cert-file=${pki.etcd.serverCert}`, `--key-file=${pki.etcd.serverKey}`, "--client-cert-auth=true", `--trusted-ca-file=${pki.etcd.ca}`,
       "--log-level=warn",
