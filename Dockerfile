@@ -45,6 +45,7 @@ RUN set -e; \
     for a in sh cp ls cat sleep mkdir; do ln -s busybox /out/plugin/bin/$a; done; \
     dpkg -L libc6 | grep -vE '^/usr/share/(doc|man|lintian|locale)' | while read -r f; do \
       [ -d "$f" ] || { mkdir -p "/out/coordinator$(dirname "$f")"; cp -P "$f" "/out/coordinator$f"; }; done; \
+    mkdir -p /out/coordinator/bin; cp /bin/busybox /out/coordinator/bin/busybox; \
     mkdir -p /out/coordinator/etc/ssl/certs; cp /etc/ssl/certs/ca-certificates.crt /out/coordinator/etc/ssl/certs/
 
 # The plugin init image. busybox's static cp is all it needs; the executable runs inside Velero's container.
@@ -55,7 +56,7 @@ USER 65532:65532
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ENTRYPOINT ["/bin/sh", "-c", "cp -a /plugins/. /target/"]
 
-# The coordinator: glibc and nothing else needed (libstdc++ ships beside the executable).
+# The coordinator: glibc (libstdc++ ships beside the executable); busybox for the chart's etcd-client-certs step.
 FROM scratch AS coordinator
 COPY --from=base /out/coordinator/ /
 COPY --from=executable /src/dist/executable/ /opt/twinsnap/

@@ -93,9 +93,10 @@ export const IMAGES = {
     files: [...busybox(), ...passwd, ...hostTree(executableDir(), "/plugins", { uid: NONROOT, gid: NONROOT })],
     config: { User: `${NONROOT}:${NONROOT}`, Entrypoint: ["/bin/sh", "-c", "cp -a /plugins/. /target/"], Env: [PATH_ENV] },
   }),
-  // The coordinator (and CLI): glibc, CA certificates, the executable; non-root.
+  // The coordinator (and CLI): glibc, CA certificates, the executable; non-root. busybox (no applet links) is for
+  // the chart's init step that copies kubeadm's root-only etcd client key for the coordinator's user.
   twinsnap: () => ({
-    files: [...debianPackage("libc6"), ...caCertificates, ...passwd, ...hostTree(executableDir(), "/opt/twinsnap")],
+    files: [...busybox([]), ...debianPackage("libc6"), ...caCertificates, ...passwd, ...hostTree(executableDir(), "/opt/twinsnap")],
     config: { User: `${NONROOT}:${NONROOT}`, Entrypoint: ["/opt/twinsnap/twinsnap", "coordinator"], Env: [PATH_ENV], WorkingDir: "/home/nonroot" },
   }),
   // Test images from the peers. Velero's deployment runs /velero (static Go) and needs CA certificates. Velero's
