@@ -165,15 +165,21 @@ describe("installed as users install it, on a real node (kubelet, containerd 2, 
     // No KUBECONFIG anywhere: not in the Deployment, not in the environment of the twinsnap process Velero runs.
     const deploy = await getJson<{ spec: { template: { spec: { containers: { env?: { name: string }[] }[] } } } }>("get", "deployment", "velero", "-n", VELERO_NS);
     assert.ok(!deploy.spec.template.spec.containers.some((c) => c.env?.some((e) => e.name === "KUBECONFIG")));
-    const pluginProcesses = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
-      try { return readlinkSync(`/proc/${pid}/exe`).endsWith("/plugins/twinsnap") ? [pid] : []; } catch { return []; }
+    // Velero's server in its container (its executable is /velero there) and any twinsnap plugin process it runs:
+    // plugins inherit Velero's environment, so neither may hold a KUBECONFIG, and both have the in-cluster one.
+    const inVeleroPod = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+      try {
+        const exe = readlinkSync(`/proc/${pid}/exe`);
+        return exe === "/velero" || exe === "/plugins/twinsnap" ? [{ pid, exe }] : [];
+      } catch { return []; }
     });
-    assert.ok(pluginProcesses.length > 0, "no twinsnap plugin process runs in Velero's container");
-    for (const pid of pluginProcesses) {
+    assert.ok(inVeleroPod.some((p) => p.exe === "/velero"), "Velero's server process is found on the node");
+    for (const { pid, exe } of inVeleroPod) {
       const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-      assert.ok(!env.some((e) => e.startsWith("KUBECONFIG=")), `plugin process ${pid} has KUBECONFIG`);
-      assert.ok(env.some((e) => e.startsWith("KUBERNETES_SERVICE_HOST=")), `plugin process ${pid} has no in-cluster environment`);
+      assert.ok(!env.some((e) => e.startsWith("KUBECONFIG=")), `${exe} (pid ${pid}) has KUBECONFIG`);
+      assert.ok(env.some((e) => e.startsWith("KUBERNETES_SERVICE_HOST=")), `${exe} (pid ${pid}) has no in-cluster environment`);
     }
+    console.log(`      no KUBECONFIG in: ${inVeleroPod.map((p) => `${p.exe} (pid ${p.pid})`).join(", ")}`);
     await waitUntil("the BackupStorageLocation on moto is Available", async () => {
       const bsl = await getJson<{ status?: { phase?: string } }>("get", "backupstoragelocations.velero.io", "default", "-n", VELERO_NS);
       return bsl.status?.phase === "Available";
