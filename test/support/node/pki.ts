@@ -44,7 +44,7 @@ export function makePki(root: string, nodeIp: string, nodeName: string): Pki {
   makeCa(etcdDir, "ca", "etcd-ca");
   const apiserverSans = ["DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local", `DNS:${nodeName}`, "IP:10.96.0.1", `IP:${nodeIp}`, "IP:127.0.0.1"];
   makeLeaf(dir, "apiserver", dir, "ca", "/CN=kube-apiserver", "server", apiserverSans);
-  makeLeaf(dir, "apiserver-kubelet-client", dir, "ca", "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client", "client");
+  makeLeaf(dir, "apiserver-kubelet-client", dir, "ca", "/O=system:masters/CN=kube-apiserver-kubelet-client", "client");
   makeLeaf(etcdDir, "server", etcdDir, "ca", `/CN=${nodeName}`, "both", [`DNS:${nodeName}`, "DNS:localhost", "IP:127.0.0.1", `IP:${nodeIp}`]);
   makeLeaf(etcdDir, "healthcheck-client", etcdDir, "ca", "/CN=kube-etcd-healthcheck-client", "client");
   makeLeaf(dir, "apiserver-etcd-client", etcdDir, "ca", "/CN=kube-apiserver-etcd-client", "client");
