@@ -7,7 +7,8 @@
 # only gives it a carrier. Pods get a bridge and veths from the CNI bridge plugin, also inside. There is no route
 # out: the namespace has no interface connected to the host.
 # CMD runs in a private mount namespace too (propagation slave: the host's mounts are seen, none of the node's
-# mounts leak out) and with the host's /sys (so its cgroup hierarchies). The namespace is deleted on exit, after
+# mounts leak out), with tmpfs on /run/netns and /run/containerd, and with the host's /sys (so its cgroup
+# hierarchies). The namespace is deleted on exit, after
 # every process still in it (only ours: it is a fresh namespace) is killed.
 # Needs root, iproute2 (ip), util-linux (unshare, nsenter).
 set -euo pipefail
@@ -18,6 +19,8 @@ for tool in ip unshare nsenter; do command -v "$tool" >/dev/null || { echo "node
 
 ns="twinsnap-node-$$"
 node_ip=${NODE_IP:-10.77.0.10}
+made_run_containerd=false
+[ -e /run/containerd ] || made_run_containerd=true   # the mount point below; removed again if it was ours
 ip netns add "$ns"
 cleanup() {
   local pids
@@ -25,6 +28,7 @@ cleanup() {
   # shellcheck disable=SC2086
   [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
+  if $made_run_containerd; then rmdir /run/containerd 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -44,7 +48,10 @@ inns sysctl -qw net.ipv4.conf.all.route_localnet=1
 
 echo "node-netns: network namespace $ns, node address $node_ip" >&2
 set +e
-NODE_NETNS="$ns" NODE_IP="$node_ip" unshare --mount --propagation slave -- nsenter --net="/run/netns/$ns" -- "$@"
+# The node's runtime state directories get a tmpfs of their own in that mount namespace: the Pods' network
+# namespace files (/run/netns/cni-*), runc's and the shims' state (/run/containerd) vanish with it.
+NODE_NETNS="$ns" NODE_IP="$node_ip" unshare --mount --propagation slave -- nsenter --net="/run/netns/$ns" -- \
+  bash -c 'mount -t tmpfs -o mode=0755 node-netns /run/netns && mkdir -p /run/containerd && mount -t tmpfs -o mode=0711 node-containerd /run/containerd && exec "$@"' node-netns "$@"
 rc=$?
 set -e
 exit $rc
