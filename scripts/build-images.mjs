@@ -62,6 +62,8 @@ const directory = (to, opts = {}) => ({ dir: to, ...opts });
 function busybox(applets = ["sh", "cp", "ls", "cat", "sleep", "mkdir"]) {
   const bin = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
   if (!bin) throw new Error("busybox-static is needed (apt-get install busybox-static)");
+  // It runs in images without a C library: a dynamically linked busybox (Debian's "busybox") would not start.
+  if (readFileSync(bin).includes("/lib64/ld-linux")) throw new Error(`${bin} is dynamically linked: install busybox-static (apt-get install busybox-static)`);
   return [hostFile(bin, "/bin/busybox", 0o755), ...applets.map((a) => symlink(`/bin/${a}`, "busybox"))];
 }
 const passwd = [
