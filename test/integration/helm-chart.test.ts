@@ -64,6 +64,21 @@ describe("the Helm chart", function () {
     assert.ok(!fileStore.some((r) => r.resources!.includes("secrets") || r.resources!.includes("backupstoragelocations")), "a file:// store reads no Secret");
   });
 
+  it("kubeadm's etcd key (0600, root): an init step without capabilities copies it for the coordinator's user; with a Secret, no such step", async () => {
+    const podOf = async (args: string[]) => (yaml.loadAll(await helm(["template", "dr", CHART, "--namespace", "velero", ...args])).filter(Boolean) as Record<string, any>[]).find((d) => d.kind === "Deployment")!.spec.template.spec;
+    const pod = await podOf([]);
+    const init = pod.initContainers[0];
+    assert.equal(init.name, "etcd-client-certs");
+    assert.deepEqual(init.securityContext.capabilities, { drop: ["ALL"] });
+    assert.equal(init.securityContext.allowPrivilegeEscalation, false);
+    assert.deepEqual(pod.volumes.find((v: any) => v.name === "etcd-certs").emptyDir, { medium: "Memory", sizeLimit: "1Mi" });
+    assert.equal(pod.volumes.find((v: any) => v.name === "host-etcd-pki").hostPath.path, "/etc/kubernetes/pki/etcd");
+    assert.ok(!pod.containers[0].volumeMounts.some((m: any) => m.name === "host-etcd-pki"), "the coordinator never mounts the node's pki directory");
+    const fromSecret = await podOf(["--set", "coordinator.etcd.tls.existingSecret=etcd-client"]);
+    assert.equal(fromSecret.initContainers, undefined);
+    assert.deepEqual(fromSecret.volumes.find((v: any) => v.name === "etcd-certs").secret, { secretName: "etcd-client" });
+  });
+
   it("a managed control plane: no etcd certificates mounted, etcd endpoints none", async () => {
     const rendered = await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.etcd.endpoints=none"]);
     assert.match(rendered, /--etcd-endpoints=none/);

@@ -17,7 +17,14 @@ export type PeerName =
   | "VELERO_PLUGIN_AWS_BIN"
   | "VELERO_PLUGIN_CLIENT_BIN"
   | "HELM_BIN"
-  | "MOTO_SERVER_BIN";
+  | "MOTO_SERVER_BIN"
+  | "KUBELET_BIN"
+  | "KUBE_SCHEDULER_BIN"
+  | "KUBE_PROXY_BIN"
+  | "CONTAINERD_BIN"
+  | "CONTAINERD_SHIM_BIN"
+  | "CTR_BIN"
+  | "WEBHOOK_BACKEND_BIN";
 
 function fromEnvFile(): Record<string, string> {
   const file = join(PEER_CACHE, "peers", "current.env");

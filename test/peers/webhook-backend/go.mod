@@ -1,0 +1,3 @@
+module twinsnap.dev/peers/webhook-backend
+
+go 1.25.0
