@@ -2,9 +2,10 @@
 // `etcdutl snapshot restore` into a new data directory with the revision bumped and marked compacted, so every
 // watcher (kubelet, controllers, Velero) re-lists instead of resuming at revisions that now mean other things.
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, readdirSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { readdir, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
@@ -32,12 +33,33 @@ export interface RestoreMemberOptions {
   /** Move an existing, non-empty data directory aside instead of refusing. */
   force: boolean;
   now?: () => Date;
+  /**
+   * Names this attempt's scratch files (the decompressed snapshot, etcdutl's output directory), so two restores
+   * into one data directory never share them (default: random).
+   */
+  runId?: string;
+  /** Called with where the existing data directory goes, before it is moved: a caller records it first. */
+  beforeMoveAside?: (movedAside: string) => Promise<void>;
 }
 
 export class DataDirExistsError extends Error {
   override readonly name = "DataDirExistsError";
   constructor(readonly dataDir: string) {
     super(`${dataDir} exists and is not empty; etcd restore never overwrites a data directory (pass --force to move it aside first)`);
+  }
+}
+
+/** Scratch left by a restore killed half-way; only old ones: a fresh one may belong to a restore running now. */
+const ABANDONED_SCRATCH_MS = 60 * 60_000;
+
+async function removeAbandonedScratch(dataDir: string): Promise<void> {
+  const prefixes = [`${basename(dataDir)}.twinsnap-partial`, `${basename(dataDir)}.snapshot`];
+  const cutoff = Date.now() - ABANDONED_SCRATCH_MS;
+  for (const name of await readdir(dirname(dataDir)).catch(() => [] as string[])) {
+    if (!prefixes.some((p) => name.startsWith(p))) continue;
+    const path = join(dirname(dataDir), name);
+    const s = await stat(path).catch(() => undefined);
+    if (s && s.mtimeMs < cutoff) await rm(path, { recursive: true, force: true });
   }
 }
 
@@ -68,18 +90,20 @@ export function restoreCommand(etcdutl: string, snapshotFile: string, member: Me
 
 export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataDir: string; movedAside?: string; snapshotFile: string }> {
   let movedAside: string | undefined;
+  const runId = opts.runId ?? randomBytes(4).toString("hex");
   if (existsSync(opts.dataDir) && readdirSync(opts.dataDir).length > 0) {
     if (!opts.force) throw new DataDirExistsError(opts.dataDir);
-    movedAside = `${opts.dataDir}.before-twinsnap-${(opts.now ?? (() => new Date()))().toISOString().replace(/[:.]/g, "-")}`;
+    movedAside = `${opts.dataDir}.before-twinsnap-${(opts.now ?? (() => new Date()))().toISOString().replace(/[:.]/g, "-")}-${runId}`;
+    await opts.beforeMoveAside?.(movedAside);
     await rename(opts.dataDir, movedAside);
   } else if (existsSync(opts.dataDir)) {
     await rm(opts.dataDir, { recursive: true }); // empty: etcdutl wants to create it
   }
   // etcdutl writes into a scratch directory that becomes the data directory only once complete: a restore killed
   // half-way leaves nothing that looks like a data directory, and the next attempt starts clean.
-  const scratch = `${opts.dataDir}.twinsnap-partial`;
-  await rm(scratch, { recursive: true, force: true });
-  const snapshotFile = `${opts.dataDir}.snapshot.db`;
+  const scratch = `${opts.dataDir}.twinsnap-partial-${runId}`;
+  await removeAbandonedScratch(opts.dataDir);
+  const snapshotFile = `${opts.dataDir}.snapshot-${runId}.db`;
   const hash = createHash("sha256");
   let bytes = 0;
   const tap = new Transform({

@@ -17,6 +17,11 @@ export interface ObjectStore {
   head(key: string): Promise<{ size: number } | undefined>;
   list(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
+  /**
+   * Writes a small object only if no object has the key, atomically (two callers: exactly one wins); false when
+   * one exists. For locks. Stores that cannot do it atomically leave it out.
+   */
+  createIfAbsent?(key: string, content: string): Promise<boolean>;
 }
 
 export class ObjectNotFoundError extends Error {
