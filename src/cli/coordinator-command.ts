@@ -4,7 +4,8 @@ import { CoordinatorMetrics, serveMetrics } from "../coordinator/metrics.js";
 import { LeaderElector } from "../coordinator/leader-election.js";
 import { hostname } from "node:os";
 import { connectEtcd, type EtcdConnectionOptions } from "../etcd/etcd-client.js";
-import { loadClusterConnection } from "../kube/kubeconfig.js";
+import { IN_CLUSTER_SOURCE, loadClusterConnection } from "../kube/kubeconfig.js";
+import { apiserverEndpoints } from "../kube/apiserver-endpoints.js";
 import { rawClient } from "../kube/raw-client.js";
 import { createLogger, parseLogLevel } from "../log/logger.js";
 import { openCliStore } from "./cli-store.js";
@@ -43,7 +44,7 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const etcdSource = etcd ?? { unavailable: "etcd is not reachable from this cluster (managed control plane; --etcd-endpoints none)" };
   const elector = opts.leaderElect ? new LeaderElector({ client, namespace: opts.veleroNamespace, name: "twinsnap-coordinator", identity: `${hostname()}_${process.pid}`, log }) : undefined;
   const coordinator = new Coordinator({ client, store, etcd: etcdSource, veleroNamespace: opts.veleroNamespace, log, version: VERSION, concurrency: opts.concurrency, shareWindowMs: opts.shareWindowMs, metrics,
-    apiserverEndpoints: [connection.server],
+    apiserverEndpoints: await apiserverEndpoints(client, connection.server, { inCluster: connection.source === IN_CLUSTER_SOURCE }),
     ...(elector ? { mayWrite: () => elector.holdsLease() } : {}),
     ...(opts.retentionGraceMs !== undefined ? { retentionGraceMs: opts.retentionGraceMs } : {}),
   });

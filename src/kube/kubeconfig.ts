@@ -43,6 +43,8 @@ export class KubeconfigError extends Error {
 }
 
 const IN_CLUSTER = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** ClusterConnection.source of the in-cluster service account. */
+export const IN_CLUSTER_SOURCE = "in-cluster service account";
 
 /** Whether any cluster credentials exist at all; without them twinsnap does not guess an address. */
 export function hasClusterAccess(opts: ClusterAccessOptions): boolean {
@@ -89,7 +91,7 @@ function inCluster(env: Env): ClusterConnection {
   const port = env.KUBERNETES_SERVICE_PORT ?? "443";
   const tokenFile = join(IN_CLUSTER, "token");
   return {
-    source: "in-cluster service account",
+    source: IN_CLUSTER_SOURCE,
     server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     ca: readFileSync(join(IN_CLUSTER, "ca.crt")),
     insecureSkipTlsVerify: false,
