@@ -37,6 +37,16 @@ export interface RestoreRunOptions {
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
+/** Whether a process with this pid runs on this host (EPERM: it does, as another user). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promise<number> {
   const { store, pair, plan, saved } = await loadRestorePlan(opts);
   if (saved) {
@@ -70,12 +80,19 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
   const runId = randomBytes(6).toString("hex");
   let lock: HeldLock;
   try {
-    lock = await acquireRestoreLock({ store, backupUid: pair.backup.uid, owner: { host: hostname(), pid: process.pid, user: userInfo().username, runId }, now: () => new Date() });
+    lock = await acquireRestoreLock({ store, backupUid: pair.backup.uid, owner: { host: hostname(), pid: process.pid, user: userInfo().username, runId }, now: () => new Date(), holderIsDead: (o) => o.host === hostname() && !pidAlive(o.pid) });
   } catch (err) {
     store.close?.();
     throw err;
   }
   const heartbeat = setInterval(() => void lock.refresh().catch((err: unknown) => io.err(`warning: could not refresh the restore run's lock: ${(err as Error).message}\n`)), 60_000);
+  // Interrupted (Ctrl-C, SIGTERM): give the lock back so a rerun can start at once; the state says where it was.
+  const interrupted = (signal: NodeJS.Signals) => {
+    io.err(`restore run interrupted (${signal}); rerun the same command to resume\n`);
+    void lock.release().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
 
   const etcdTarget = plan.steps.flatMap((s) => (s.kind === "automatic" && s.action.type === "restore-etcd" ? [s.action.target] : []))[0];
   const state = saved ?? newRunState(plan, { name: pair.backup.name, uid: pair.backup.uid }, { veleroNamespace: opts.veleroNamespace, ...(etcdTarget ? { etcd: etcdTarget } : {}) }, new Date());
@@ -83,6 +100,8 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
   try {
     client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) }), { timeoutMs: 10_000 });
   } catch (err) {
+    process.removeListener("SIGINT", interrupted);
+    process.removeListener("SIGTERM", interrupted);
     clearInterval(heartbeat);
     await lock.release().catch(() => undefined);
     store.close?.();
@@ -111,6 +130,8 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     const { exitCode } = await runRestore({ plan, state, effects, io, timeoutMs: opts.timeoutMs, pollMs: opts.pollMs ?? 2000, ...(opts.continueStep ? { continueStep: opts.continueStep } : {}) });
     return exitCode;
   } finally {
+    process.removeListener("SIGINT", interrupted);
+    process.removeListener("SIGTERM", interrupted);
     clearInterval(heartbeat);
     await lock.release().catch((err: unknown) => io.err(`warning: could not remove the restore run's lock: ${(err as Error).message}\n`));
     client.close();

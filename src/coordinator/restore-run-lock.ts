@@ -63,6 +63,11 @@ export interface AcquireOptions {
   now: () => Date;
   /** How long the lock stands without a refresh (default 10 minutes). */
   ttlMs?: number;
+  /**
+   * Whether the holder is known to be dead (e.g. it ran on this host and its pid is gone): its lock is taken over
+   * at once instead of after it expires. Default: never known.
+   */
+  holderIsDead?: (owner: LockOwner) => boolean;
 }
 
 export async function acquireRestoreLock(opts: AcquireOptions): Promise<HeldLock> {
@@ -81,8 +86,8 @@ export async function acquireRestoreLock(opts: AcquireOptions): Promise<HeldLock
   let record = recordAt(opts.now().toISOString());
   if (!(await create(record))) {
     const holder = await readLock(opts.store, key);
-    if (holder && Date.parse(holder.expiresAt) > opts.now().getTime()) throw new RestoreRunLockedError(key, holder);
-    // Expired (its run died) or unreadable: take it over, once; a run that races us for it wins or loses cleanly.
+    if (holder && Date.parse(holder.expiresAt) > opts.now().getTime() && !opts.holderIsDead?.(holder.owner)) throw new RestoreRunLockedError(key, holder);
+    // Expired or its run is dead (or unreadable): take it over, once; a run that races us for it wins or loses cleanly.
     const current = await readLock(opts.store, key);
     if (current && current.owner.runId !== holder?.owner.runId) throw new RestoreRunLockedError(key, current);
     await opts.store.delete(key);

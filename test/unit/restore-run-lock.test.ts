@@ -53,3 +53,14 @@ describe("restore run lock", () => {
     await assert.rejects(slow.refresh(), /another restore run of this backup is under way: root@node-other/);
   });
 });
+
+describe("restore run lock of a dead run", () => {
+  it("is taken over at once when its holder is known dead (same host, pid gone), not before otherwise", async () => {
+    const store = new FilesystemStore(mkdtempSync(join(tmpdir(), "twinsnap-lock-")));
+    const now = () => new Date("2026-12-04T10:00:00Z");
+    await acquireRestoreLock({ store, backupUid: "u1", owner: owner("killed"), now });
+    await assert.rejects(acquireRestoreLock({ store, backupUid: "u1", owner: owner("next"), now, holderIsDead: () => false }), RestoreRunLockedError);
+    const next = await acquireRestoreLock({ store, backupUid: "u1", owner: owner("next"), now, holderIsDead: (o) => o.runId === "killed" });
+    assert.equal(next.record.owner.runId, "next");
+  });
+});
