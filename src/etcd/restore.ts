@@ -49,17 +49,33 @@ export class DataDirExistsError extends Error {
   }
 }
 
-/** Scratch left by a restore killed half-way; only old ones: a fresh one may belong to a restore running now. */
+/** A scratch whose process still runs (or whose pid was reused) is left alone this long. */
 const ABANDONED_SCRATCH_MS = 60 * 60_000;
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Scratch left by a restore killed half-way: removed when its process is gone (or it has no pid: an older
+ * version's), or it is old. A restore running now into the same directory keeps its own.
+ */
 async function removeAbandonedScratch(dataDir: string): Promise<void> {
-  const prefixes = [`${basename(dataDir)}.twinsnap-partial`, `${basename(dataDir)}.snapshot`];
+  const base = basename(dataDir);
+  const scratch = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(?:twinsnap-partial|snapshot)(?:-(\\d+)-[0-9a-f]+)?(?:\\.db)?$`);
   const cutoff = Date.now() - ABANDONED_SCRATCH_MS;
   for (const name of await readdir(dirname(dataDir)).catch(() => [] as string[])) {
-    if (!prefixes.some((p) => name.startsWith(p))) continue;
+    const m = scratch.exec(name);
+    if (!m) continue;
     const path = join(dirname(dataDir), name);
+    const dead = m[1] === undefined || (Number(m[1]) !== process.pid && !pidAlive(Number(m[1])));
     const s = await stat(path).catch(() => undefined);
-    if (s && s.mtimeMs < cutoff) await rm(path, { recursive: true, force: true });
+    if (s && (dead || s.mtimeMs < cutoff)) await rm(path, { recursive: true, force: true });
   }
 }
 
@@ -101,9 +117,10 @@ export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataD
   }
   // etcdutl writes into a scratch directory that becomes the data directory only once complete: a restore killed
   // half-way leaves nothing that looks like a data directory, and the next attempt starts clean.
-  const scratch = `${opts.dataDir}.twinsnap-partial-${runId}`;
+  // Scratch names carry this process and run: two restores never share them, and a dead one's are recognised.
+  const scratch = `${opts.dataDir}.twinsnap-partial-${process.pid}-${runId}`;
   await removeAbandonedScratch(opts.dataDir);
-  const snapshotFile = `${opts.dataDir}.snapshot-${runId}.db`;
+  const snapshotFile = `${opts.dataDir}.snapshot-${process.pid}-${runId}.db`;
   const hash = createHash("sha256");
   let bytes = 0;
   const tap = new Transform({
