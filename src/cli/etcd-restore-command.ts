@@ -7,7 +7,7 @@ import type { SnapshotRecord } from "../etcd/snapshot.js";
 import { openCliStore } from "./cli-store.js";
 import { loadIdentities } from "../etcd/snapshot-encryption.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { UsageError } from "./usage-error.js";
+import { NotFoundError, UsageError } from "./usage-error.js";
 
 export interface EtcdRestoreOptions {
   store: string;
@@ -31,7 +31,7 @@ export interface EtcdRestoreOptions {
 async function snapshotRecord(store: ObjectStore, opts: EtcdRestoreOptions): Promise<SnapshotRecord> {
   if (opts.backup) {
     const pair = await findPairRecord(store, opts.backup);
-    if (!pair) throw new UsageError(`no pair record for backup "${opts.backup}" in ${store.url}`);
+    if (!pair) throw new NotFoundError(`no pair record for backup "${opts.backup}" in ${store.url}`);
     if (!pair.snapshot) throw new UsageError(`backup "${opts.backup}" has no etcd snapshot (${pair.state}${pair.reason ? `: ${pair.reason}` : pair.etcd ? `: ${pair.etcd.reason}` : ""})`);
     return pair.snapshot;
   }

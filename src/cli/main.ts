@@ -11,13 +11,13 @@ import { etcdSnapshotCommand } from "./etcd-command.js";
 import { etcdRestoreCommand } from "./etcd-restore-command.js";
 import { coordinatorCommand } from "./coordinator-command.js";
 import { ETCD_MEMBER_OPTIONS, etcdTargetFromFlags, restorePlanCommand } from "./restore-plan-command.js";
-import { parseDuration } from "./parse-duration.js";
+import { parseDuration, parseEndpoints, parsePositiveInteger } from "./parse-flags.js";
 import { restoreRunCommand } from "./restore-run-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputFormat } from "./pairs-command.js";
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { snapshotGetCommand } from "./snapshot-get-command.js";
 import { pairsDiffCommand } from "./pairs-diff-command.js";
-import { UsageError } from "./usage-error.js";
+import { EXIT, NotFoundError, UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
 
 const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and etcd snapshots
@@ -39,8 +39,8 @@ Usage:
                  [--bump-revision 1000000000] [--force]
                        restore a member from the verified snapshot paired with a backup
   twinsnap coordinator --etcd-endpoints URL[,URL] [--etcd-cacert F --etcd-cert F --etcd-key F]
-                 [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--concurrency N]
-                 [--share-window 0] [--metrics-address :8080] [--no-leader-elect]
+                 [--store URL] [--velero-namespace velero] [--kubeconfig FILE] [--context NAME] [--concurrency N]
+                 [--share-window 0] [--metrics-address 127.0.0.1:8080] [--no-leader-elect]
                  [--encrypt-to age1... | --encrypt-to-file RECIPIENTS]...
                        pair every Velero backup with a verified etcd snapshot (runs until stopped)
                        --retention-grace 1h: how long a pair outlives its deleted backup
@@ -55,22 +55,29 @@ Usage:
   twinsnap snapshot get (--backup NAME [--store URL] | --snapshot FILE) [RESOURCE] [[NAMESPACE/]NAME] [-n NAMESPACE]
                  [--encryption-config FILE] [-o yaml|json] [--raw]
                        objects out of an etcd snapshot, offline, as clean manifests for twinsnap apply
-  twinsnap restore plan --backup NAME [--store URL] [--kubeconfig FILE] [--mode same-cluster|new-cluster] [--json]
-                 [etcd member flags, as for restore run]
-                       how to recover from a backup's pair, as numbered steps with their commands
-  twinsnap restore run --backup NAME [--store URL] [--kubeconfig FILE] [--mode same-cluster|new-cluster]
-                 [--dry-run] [--timeout 3600] [--continue STEP]
+  twinsnap restore plan --backup NAME [--store URL] [--kubeconfig FILE] [--context NAME]
+                 [--mode same-cluster|new-cluster] [--json] [etcd member flags, as for restore run]
+                       how to recover from a backup's pair, as numbered steps with their commands. The same-cluster
+                       path (etcd replaced) is chosen only when the cluster answers as the pair's, or the pair's
+                       recorded apiserver refuses or times out; a kubeconfig problem stops the plan (exit code 1)
+  twinsnap restore run --backup NAME [--store URL] [--kubeconfig FILE] [--context NAME]
+                 [--mode same-cluster|new-cluster] [--confirm-same-cluster]
+                 [--dry-run] [--timeout 1h] [--continue STEP]
                  [--name MEMBER --initial-advertise-peer-urls URL | --initial-cluster a=URL,b=URL]
                  [--data-dir /var/lib/etcd-twinsnap] [--etcdutl PATH] [--bump-revision 1000000000] [--force]
                  [--identity FILE]...
                        carry out that plan: the [twinsnap] steps itself; at each [you] step it stops with exit
                        code 3, printing what to do and the --continue command. State is kept in the store
-                       (restores/<backup uid>.json): a rerun resumes at the first unfinished step. Exit codes:
-                       0 done, 1 a step failed (the reason and what to do are printed), 2 usage, 3 your turn.
-                       The etcd member flags are needed on the same-cluster path (a control-plane node).
+                       (restores/<backup uid>.json): a rerun resumes at the first unfinished step. A new
+                       same-cluster run needs --confirm-same-cluster; one run per backup at a time (a lock in
+                       the store). The etcd member flags are needed on the same-cluster path (a control-plane node).
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version
+
+Durations are Go durations (30s, 2m, 1h30m). Exit codes, in every command: 0 done, 1 failed or problems found,
+2 usage, 3 restore run stopped at a step that is yours, 4 not found (no pair record for the backup named).
+--kubeconfig FILE and --context NAME choose the cluster as kubectl does (HTTPS_PROXY/NO_PROXY and proxy-url too).
 
 --store URL: file:///path, s3://bucket/prefix[?region=R&endpoint=URL&forcePathStyle=true&profile=P], or bsl:NAME
 (Velero's BackupStorageLocation NAME, read through --kubeconfig in --velero-namespace; written under
@@ -149,8 +156,7 @@ async function runCli(argv: string[]): Promise<number> {
         },
       });
       if (positionals.length === 0) throw new UsageError("apply needs at least one directory or file");
-      const concurrency = Number.parseInt(values.concurrency!, 10);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError("--concurrency must be a positive integer");
+      const concurrency = parsePositiveInteger("--concurrency", values.concurrency!);
       return applyCommand(
         {
           paths: positionals,
@@ -191,7 +197,7 @@ async function runCli(argv: string[]): Promise<number> {
             name: values.name,
             dataDir: values["data-dir"],
             etcdutl: values.etcdutl!,
-            bumpRevision: Number.parseInt(values["bump-revision"]!, 10),
+            bumpRevision: parsePositiveInteger("--bump-revision", values["bump-revision"]!),
             force: values.force!,
             veleroNamespace: values["velero-namespace"]!,
             env: process.env,
@@ -225,7 +231,7 @@ async function runCli(argv: string[]): Promise<number> {
       if (!values.endpoints) throw new UsageError("etcd snapshot needs --endpoints (e.g. https://127.0.0.1:2379)");
       return etcdSnapshotCommand(
         {
-          endpoints: values.endpoints.split(",").map((e) => e.trim()).filter(Boolean),
+          endpoints: parseEndpoints("--endpoints", values.endpoints),
           store: values.store!,
           name: values.name ?? `etcd-${new Date().toISOString().replace(/[:.]/g, "-")}`,
           veleroNamespace: values["velero-namespace"]!,
@@ -255,7 +261,8 @@ async function runCli(argv: string[]): Promise<number> {
           concurrency: { type: "string", default: "2" },
           "share-window": { type: "string", default: "0" },
           "log-level": { type: "string" },
-          "metrics-address": { type: "string", default: ":8080" },
+          "metrics-address": { type: "string", default: "127.0.0.1:8080" },
+          context: { type: "string" },
           "leader-elect": { type: "boolean", default: true },
           "no-leader-elect": { type: "boolean", default: false },
           "retention-grace": { type: "string" },
@@ -267,18 +274,19 @@ async function runCli(argv: string[]): Promise<number> {
       return coordinatorCommand({
         veleroNamespace: values["velero-namespace"]!,
         store: values.store!,
-        concurrency: Math.max(1, Number.parseInt(values.concurrency!, 10) || 2),
+        concurrency: parsePositiveInteger("--concurrency", values.concurrency!),
         shareWindowMs: parseDuration("--share-window", values["share-window"]!),
         metricsAddress: values["metrics-address"]!,
         leaderElect: values["leader-elect"]! && !values["no-leader-elect"],
         env: process.env,
         etcd: {
-          endpoints: values["etcd-endpoints"].split(",").map((e) => e.trim()).filter(Boolean),
+          endpoints: parseEndpoints("--etcd-endpoints", values["etcd-endpoints"]),
           ...(values["etcd-cacert"] ? { caFile: values["etcd-cacert"] } : {}),
           ...(values["etcd-cert"] ? { certFile: values["etcd-cert"] } : {}),
           ...(values["etcd-key"] ? { keyFile: values["etcd-key"] } : {}),
         },
         ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+        ...(values.context ? { context: values.context } : {}),
         ...(values["log-level"] ? { logLevel: values["log-level"] } : {}),
         ...(values["encrypt-to"] ? { encryptTo: values["encrypt-to"] } : {}),
         ...(values["encrypt-to-file"] ? { encryptToFiles: values["encrypt-to-file"] } : {}),
@@ -396,9 +404,11 @@ async function runCli(argv: string[]): Promise<number> {
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
           json: { type: "boolean", default: false },
           "dry-run": { type: "boolean", default: false },
-          timeout: { type: "string", default: "3600" },
+          timeout: { type: "string", default: "1h" },
           continue: { type: "string" },
           identity: { type: "string", multiple: true },
+          context: { type: "string" },
+          "confirm-same-cluster": { type: "boolean", default: false },
           ...ETCD_MEMBER_OPTIONS,
         },
       });
@@ -412,7 +422,9 @@ async function runCli(argv: string[]): Promise<number> {
             store: values.store!,
             veleroNamespace: values["velero-namespace"]!,
             dryRun: values["dry-run"]!,
-            timeoutMs: Number.parseInt(values.timeout!, 10) * 1000,
+            timeoutMs: parseDuration("--timeout", values.timeout!, { bareSeconds: true }),
+            confirmSameCluster: values["confirm-same-cluster"]!,
+            ...(values.context ? { context: values.context } : {}),
             etcd,
             ...(values.continue ? { continueStep: values.continue } : {}),
             ...(values.identity ? { identityFiles: values.identity } : {}),
@@ -431,6 +443,7 @@ async function runCli(argv: string[]): Promise<number> {
           json: values.json!,
           etcd,
           env: process.env,
+          ...(values.context ? { context: values.context } : {}),
           ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
           ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),
         },
@@ -472,10 +485,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))) {
       process.stderr.write(`twinsnap: ${e.message}\nRun "twinsnap --help" for usage.\n`);
-      return 2;
+      return EXIT.usage;
+    }
+    if (e instanceof NotFoundError) {
+      process.stderr.write(`twinsnap: ${e.message}\n`);
+      return EXIT.notFound;
     }
     process.stderr.write(`twinsnap: ${(e as Error).message}\n`);
-    return 1;
+    return EXIT.failed;
   }
 }
 

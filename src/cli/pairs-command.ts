@@ -9,7 +9,7 @@ import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { openCliStore, type CliStoreOptions } from "./cli-store.js";
-import { UsageError } from "./usage-error.js";
+import { EXIT, NotFoundError } from "./usage-error.js";
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 export type OutputFormat = "table" | "json" | "yaml";
@@ -53,7 +53,7 @@ export async function pairsListCommand(opts: StoreFlags & { output: OutputFormat
 
 export async function pairsShowCommand(opts: StoreFlags & { backup: string; output: OutputFormat }, io: Io): Promise<number> {
   const record = await withStore(opts, (store) => findPairRecord(store, opts.backup));
-  if (!record) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
+  if (!record) throw new NotFoundError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
   io.out(opts.output === "json" ? `${JSON.stringify(record, null, 2)}\n` : yaml.dump(record, { noRefs: true, lineWidth: -1 }));
   return 0;
 }
@@ -77,10 +77,11 @@ export async function pairsVerifyCommand(opts: VerifyOptions, io: Io): Promise<n
 async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Promise<number> {
   const { records, damaged } = await listPairRecords(store);
   const chosen = opts.backups.length > 0 ? records.filter((r) => opts.backups.includes(r.backup.name) || opts.backups.includes(r.backup.uid)) : records;
-  for (const name of opts.backups) if (!chosen.some((r) => r.backup.name === name || r.backup.uid === name)) io.err(`no pair record for ${name}\n`);
+  const missing = opts.backups.filter((n) => !chosen.some((r) => r.backup.name === n || r.backup.uid === n));
+  for (const name of missing) io.err(`no pair record for ${name}\n`);
   const live = opts.kubeconfig ? await liveBackups(opts) : undefined;
   const identities = await loadIdentities(opts.identityFiles ?? []);
-  let problems = damaged.length + opts.backups.filter((n) => !chosen.some((r) => r.backup.name === n || r.backup.uid === n)).length;
+  let problems = damaged.length + missing.length;
   for (const d of damaged) io.out(`DAMAGED   ${d.key}: ${d.error}\n`);
   for (const r of chosen) {
     const issues = await verifyOne(r, store, opts.etcdutl, live, identities);
@@ -88,7 +89,9 @@ async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Pro
     io.out(`${issues.length === 0 ? "OK      " : "PROBLEM "}  ${r.backup.name} (${r.state}${r.snapshot ? `, revision ${r.snapshot.revision}` : ""})${issues.length ? `: ${issues.join("; ")}` : ""}\n`);
   }
   io.err(`${chosen.length} pair(s) checked, ${problems} problem(s)\n`);
-  return problems > 0 ? 1 : 0;
+  // A named backup without a record is "not found", as in every command; other problems are failures.
+  if (missing.length > 0) return EXIT.notFound;
+  return problems > 0 ? EXIT.failed : EXIT.ok;
 }
 
 async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | undefined, live: Map<string, string> | undefined, identities: readonly string[]): Promise<string[]> {

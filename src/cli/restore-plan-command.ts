@@ -9,7 +9,8 @@ import type { OpenedStore } from "../store/open-store.js";
 import { openCliStore } from "./cli-store.js";
 import { clusterFacts } from "./cluster-facts.js";
 import { parseCluster } from "./etcd-restore-command.js";
-import { UsageError } from "./usage-error.js";
+import { parsePositiveInteger } from "./parse-flags.js";
+import { NotFoundError } from "./usage-error.js";
 
 /** The flags naming this node's etcd member, as `twinsnap etcd restore` takes them (parseArgs options). */
 export const ETCD_MEMBER_OPTIONS = {
@@ -25,8 +26,7 @@ export const ETCD_MEMBER_OPTIONS = {
 type EtcdMemberFlags = { [K in keyof typeof ETCD_MEMBER_OPTIONS]?: (typeof ETCD_MEMBER_OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
 
 export function etcdTargetFromFlags(values: EtcdMemberFlags): Partial<EtcdTarget> {
-  const bump = values["bump-revision"] === undefined ? undefined : Number(values["bump-revision"]);
-  if (bump !== undefined && !(Number.isInteger(bump) && bump > 0)) throw new UsageError("--bump-revision must be a positive integer");
+  const bump = values["bump-revision"] === undefined ? undefined : parsePositiveInteger("--bump-revision", values["bump-revision"]);
   const cluster = values["initial-cluster"]
     ? parseCluster(values["initial-cluster"])
     : values.name && values["initial-advertise-peer-urls"]
@@ -46,6 +46,7 @@ export interface RestorePlanOptions {
   backup: string;
   store: string;
   kubeconfig?: string;
+  context?: string;
   mode?: RestoreMode;
   veleroNamespace: string;
   /** This node's etcd member, if known: the plan's commands then carry the real values instead of placeholders. */
@@ -62,14 +63,14 @@ export async function loadRestorePlan(opts: RestorePlanOptions): Promise<{ store
   const pair = await findPairRecord(store, opts.backup);
   if (!pair) {
     store.close?.();
-    throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
+    throw new NotFoundError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
   }
   // A bsl: store is read through the apiserver, which the same-cluster steps stop: they name its bucket instead.
   const planStore = opts.store.startsWith("bsl:") ? (store.openUrl ?? store.url) : opts.store;
   const saved = await readRunState(store, pair, opts.veleroNamespace);
   const plan = restorePlan({
     pair,
-    cluster: saved ? {} : await clusterFacts({ env: opts.env, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) }),
+    cluster: saved ? {} : await clusterFacts({ env: opts.env, ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}), ...(pair.apiserverEndpoints ? { recordedEndpoints: pair.apiserverEndpoints } : {}) }),
     store: planStore,
     veleroNamespace: saved?.params.veleroNamespace ?? opts.veleroNamespace,
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
@@ -88,5 +89,6 @@ export async function restorePlanCommand(opts: RestorePlanOptions & { json: bool
   }
   for (const w of plan.warnings) io.err(`warning: ${w}\n`);
   io.out(opts.json ? `${JSON.stringify({ ...plan, progress: progressOf(saved) }, null, 2)}\n` : formatPlan(plan, pair, progressOf(saved)));
-  return 0;
+  // No path could be chosen: what is wrong is printed; nothing to carry out.
+  return plan.mode === "undecided" ? 1 : 0;
 }

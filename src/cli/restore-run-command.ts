@@ -13,11 +13,17 @@ import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
 import { loadRestorePlan } from "./restore-plan-command.js";
 import { UsageError } from "./usage-error.js";
+import { randomBytes } from "node:crypto";
+import { hostname, userInfo } from "node:os";
+import { acquireRestoreLock, type HeldLock } from "../coordinator/restore-run-lock.js";
 
 export interface RestoreRunOptions {
   backup: string;
   store: string;
   kubeconfig?: string;
+  context?: string;
+  /** --confirm-same-cluster: the operator's consent to the path that replaces this cluster's etcd. */
+  confirmSameCluster?: boolean;
   mode?: RestoreMode;
   veleroNamespace: string;
   dryRun: boolean;
@@ -33,6 +39,16 @@ export interface RestoreRunOptions {
 }
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
+
+/** Whether a process with this pid runs on this host (EPERM: it does, as another user). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promise<number> {
   const { store, pair, plan, saved } = await loadRestorePlan(opts);
@@ -56,10 +72,44 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     throw err;
   }
   if (plan.blocked && !saved) throw new UsageError(`restore run cannot start: ${plan.blocked}. The plan:\n\n${formatPlan(plan, pair)}`);
+  if (plan.mode === "same-cluster" && !saved && !opts.confirmSameCluster) {
+    throw new UsageError(
+      `restore run would take the same-cluster path (${plan.why}): it replaces this cluster's etcd with the snapshot of ${pair.backup.name}` +
+        `${pair.snapshot ? ` (revision ${pair.snapshot.revision})` : ""}, and every change since is lost. Read the plan (twinsnap restore plan, or --dry-run), then rerun with --confirm-same-cluster`,
+    );
+  }
+
+  // One run per backup at a time; the lock names this run, its scratch files carry the same id.
+  const runId = randomBytes(6).toString("hex");
+  let lock: HeldLock;
+  try {
+    lock = await acquireRestoreLock({ store, backupUid: pair.backup.uid, owner: { host: hostname(), pid: process.pid, user: userInfo().username, runId }, now: () => new Date(), holderIsDead: (o) => o.host === hostname() && !pidAlive(o.pid) });
+  } catch (err) {
+    store.close?.();
+    throw err;
+  }
+  const heartbeat = setInterval(() => void lock.refresh().catch((err: unknown) => io.err(`warning: could not refresh the restore run's lock: ${(err as Error).message}\n`)), 60_000);
+  // Interrupted (Ctrl-C, SIGTERM): give the lock back so a rerun can start at once; the state says where it was.
+  const interrupted = (signal: NodeJS.Signals) => {
+    io.err(`restore run interrupted (${signal}); rerun the same command to resume\n`);
+    void lock.release().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
 
   const etcdTarget = plan.steps.flatMap((s) => (s.kind === "automatic" && s.action.type === "restore-etcd" ? [s.action.target] : []))[0];
   const state = saved ?? newRunState(plan, { name: pair.backup.name, uid: pair.backup.uid }, { veleroNamespace: opts.veleroNamespace, ...(etcdTarget ? { etcd: etcdTarget } : {}) }, new Date());
-  const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }), { timeoutMs: 10_000 });
+  let client: ReturnType<typeof rawClient>;
+  try {
+    client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) }), { timeoutMs: 10_000 });
+  } catch (err) {
+    process.removeListener("SIGINT", interrupted);
+    process.removeListener("SIGTERM", interrupted);
+    clearInterval(heartbeat);
+    await lock.release().catch(() => undefined);
+    store.close?.();
+    throw err;
+  }
   const snapshot = pair.snapshot;
   const identities = await loadIdentities(opts.identityFiles ?? []);
   const effects: RestoreEffects = {
@@ -76,16 +126,20 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
       if (String(status.revision) !== snapshot.revision) throw new Error(`etcdutl reads revision ${status.revision} from the snapshot, the pair recorded ${snapshot.revision}`);
       return `snapshot ${snapshot.key} reads back (${snapshot.snapshotBytes} bytes, sha256 ${snapshot.snapshotSha256.slice(0, 12)}…); etcdutl reads revision ${status.revision}, ${status.totalKey} keys`;
     },
-    async restoreEtcd(target) {
+    async restoreEtcd(target, beforeMoveAside) {
       if (!snapshot) throw new Error(`backup ${pair.backup.name} has no etcd snapshot`);
       const member = target.cluster.find((m) => m.name === target.member)!;
-      return restoreMember({ store, snapshot, member, cluster: target.cluster, dataDir: target.dataDir, etcdutl: target.etcdutl, bumpRevision: target.bumpRevision, force: target.force, identities });
+      return restoreMember({ store, snapshot, member, cluster: target.cluster, dataDir: target.dataDir, etcdutl: target.etcdutl, bumpRevision: target.bumpRevision, force: target.force, runId, beforeMoveAside, identities });
     },
   };
   try {
     const { exitCode } = await runRestore({ plan, state, effects, io, timeoutMs: opts.timeoutMs, pollMs: opts.pollMs ?? 2000, ...(opts.continueStep ? { continueStep: opts.continueStep } : {}) });
     return exitCode;
   } finally {
+    process.removeListener("SIGINT", interrupted);
+    process.removeListener("SIGTERM", interrupted);
+    clearInterval(heartbeat);
+    await lock.release().catch((err: unknown) => io.err(`warning: could not remove the restore run's lock: ${(err as Error).message}\n`));
     client.close();
     store.close?.();
   }

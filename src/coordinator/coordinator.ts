@@ -9,7 +9,7 @@ import { saveSnapshot, SnapshotAbortedError, type SnapshotRecord } from "../etcd
 import type { RawClient } from "../kube/raw-client.js";
 import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "./pair-record.js";
+import { DamagedRecordError, PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "./pair-record.js";
 import { nextPairingStep } from "./pairing.js";
 import { listPairRecords, readPairRecord, writePairRecord } from "./pair-store.js";
 import { chooseSnapshot, type ShareCandidate, type SnapshotTiming } from "./snapshot-sharing.js";
@@ -62,6 +62,25 @@ export interface CoordinatorOptions {
    * record and the metrics. Absent: not checked (the backup's contents are only reachable through a bsl: store).
    */
   checkCoverage?: (record: PairRecord) => Promise<{ missed: number; neverBackedUp: number; undecodable: number; byReason: Record<string, number>; revision: number }>;
+  /**
+   * Fencing: whether this replica may still write (it holds the lease). Checked right before every write to the
+   * store or the cluster; a replica that lost the lease writes nothing more, even if its work is not stopped yet.
+   */
+  mayWrite?: () => boolean;
+  /** The apiserver URL(s) of this cluster, recorded in each pair: `restore plan` probes them to tell a lost control plane. */
+  apiserverEndpoints?: string[];
+  /**
+   * The Backup watch: the apiserver ends it after `watchTimeoutSeconds` (default 300; the coordinator lists again),
+   * and a watch silent for `watchIdleMs` (default 150 s; the apiserver sends bookmarks every minute) is taken for a
+   * half-open connection and dropped.
+   */
+  watchTimeoutSeconds?: number;
+  watchIdleMs?: number;
+}
+
+/** A replica that lost its lease (or is stopping) tried to write; nothing was written. */
+export class NotLeaderError extends Error {
+  override readonly name = "NotLeaderError";
 }
 
 /** A snapshot this coordinator knows, for sharing: taken (snapshot set) or being taken (result pending). */
@@ -95,6 +114,8 @@ export class Coordinator {
   /** Keys that a reconcile has decided to share and not yet recorded: retention must not remove them meanwhile. */
   private readonly sharing = new Map<string, number>();
   private gcPass: Promise<void> = Promise.resolve();
+  /** Damaged records already logged, by key (logged once, not on every event). */
+  private readonly reportedDamaged = new Set<string>();
 
   constructor(private readonly opts: CoordinatorOptions) {
     // The default sleep ends early when the coordinator stops: a retry delay must not hold up a shutdown.
@@ -123,6 +144,17 @@ export class Coordinator {
       this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
     }, this.opts.gcIntervalMs ?? Math.min(300_000, this.opts.retentionGraceMs ?? 3_600_000));
     signal.addEventListener("abort", () => clearInterval(gc), { once: true });
+    this.opts.metrics?.pairingStarted(this.now());
+    try {
+      await this.loop(signal, delay);
+    } finally {
+      this.opts.metrics?.pairingStopped();
+    }
+    await this.idle();
+  }
+
+  private async loop(signal: AbortSignal, firstDelay: number): Promise<void> {
+    let delay = firstDelay;
     while (!signal.aborted) {
       try {
         const rv = await this.reconcileAll();
@@ -136,21 +168,23 @@ export class Coordinator {
         delay = Math.min(delay * 2, 30_000);
       }
     }
-    await this.idle();
   }
 
   /** Lists the Backups and reconciles each; returns the list's resourceVersion to watch from. */
   async reconcileAll(): Promise<string> {
     const list = await this.listBackups();
-    if ((this.opts.shareWindowMs ?? 0) > 0) await this.learnSnapshots();
+    this.opts.metrics?.pairingProgress(this.now());
+    if ((this.opts.shareWindowMs ?? 0) > 0) await this.learnSnapshots().catch((err: unknown) => this.opts.log.warn("could not read the store's snapshots for sharing", { error: (err as Error).message }));
     for (const b of list.items) this.enqueue(b);
-    await this.collectGarbage(list.items);
+    // Retention must not keep the watch from starting: its failure is logged, pairing goes on.
+    await this.collectGarbage(list.items).catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
     return list.metadata.resourceVersion;
   }
 
   private async listBackups(): Promise<BackupList> {
     const list = await this.opts.client.get<BackupList>(this.backupsPath);
     if (!list) throw new Error(`Velero's Backup resource is not served (are Velero's CRDs installed?)`);
+    if (!Array.isArray(list.items) || typeof list.metadata?.resourceVersion !== "string") throw new Error(`the Backup list from the apiserver has no items or resourceVersion`);
     return list;
   }
 
@@ -179,7 +213,8 @@ export class Coordinator {
 
   private async collectGarbageOnce(backups?: VeleroBackup[]): Promise<void> {
     await this.removeAbandonedPartials();
-    const live = new Set((backups ?? (await this.listBackups()).items).map((b) => b.metadata.name));
+    const names = (list: VeleroBackup[]) => new Set(list.map((b) => b.metadata.name));
+    let live = names(backups ?? (await this.listBackups()).items);
     const identity = await this.clusterIdentity();
     const grace = this.opts.retentionGraceMs ?? 3_600_000;
     const { records, damaged } = await listPairRecords(this.opts.store);
@@ -192,10 +227,19 @@ export class Coordinator {
       reference(snapshotKey(uid), uid); // what a damaged record references is unknown: keep at least its own
       this.opts.log.warn("damaged pair record; retention leaves its snapshot alone", { key: d.key, error: d.error });
     }
+    // Only this install's pairs: this cluster, this Velero namespace (two Velero installs may share a store).
+    const ours = (r: PairRecord) => r.clusterIdentity === identity && r.backup.namespace === this.opts.veleroNamespace;
+    // A backup counts as gone only when a second, fresh list confirms it: one list that comes back short (a
+    // transient empty answer, a cache being rebuilt) must not orphan every pair.
+    if (records.some((r) => ours(r) && !r.orphanedSince && !live.has(r.backup.name) && !this.chains.has(r.backup.uid))) {
+      const again = names((await this.listBackups()).items);
+      live = new Set([...live, ...again]);
+    }
     for (const record of records) {
       const uid = record.backup.uid;
       if (this.chains.has(uid)) continue; // being reconciled right now
-      if (record.clusterIdentity !== identity || live.has(record.backup.name)) continue;
+      if (!ours(record) || live.has(record.backup.name)) continue;
+      if (!this.mayWrite) return;
       if (!record.orphanedSince) {
         await writePairRecord(this.opts.store, { ...record, orphanedSince: this.now().toISOString() });
         this.opts.log.info("backup deleted; its pair will be removed after the grace period", { backup: record.backup.name, graceSeconds: grace / 1000 });
@@ -235,8 +279,10 @@ export class Coordinator {
 
   private async watchFrom(resourceVersion: string, signal: AbortSignal): Promise<void> {
     let rv = resourceVersion;
-    const query = () => `${this.backupsPath}?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}`;
-    for await (const event of this.opts.client.watch<WatchEvent>(query(), signal)) {
+    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 300;
+    const query = () => `${this.backupsPath}?watch=1&allowWatchBookmarks=true&timeoutSeconds=${timeoutSeconds}&resourceVersion=${encodeURIComponent(rv)}`;
+    for await (const event of this.opts.client.watch<WatchEvent>(query(), signal, { idleMs: this.opts.watchIdleMs ?? 150_000 })) {
+      this.opts.metrics?.pairingProgress(this.now());
       if (event.type === "ERROR") {
         // 410 Gone: our resourceVersion was compacted away; the caller lists again.
         throw new Error(`watch error ${event.object.code ?? ""}: ${JSON.stringify(event.object)}`);
@@ -264,7 +310,16 @@ export class Coordinator {
 
   async reconcile(backup: VeleroBackup): Promise<void> {
     const uid = backup.metadata.uid;
-    const record = await this.readRecord(uid);
+    let record: PairRecord | undefined;
+    try {
+      record = await this.readRecord(uid);
+    } catch (err) {
+      if (!(err instanceof DamagedRecordError)) throw err;
+      // Left as it is (it may be evidence; `pairs list` shows it): this backup waits for a person, the others go on.
+      if (!this.reportedDamaged.has(err.key)) this.opts.log.error("damaged pair record; this backup is not paired until it is repaired or removed", { backup: backup.metadata.name, key: err.key, problem: err.problem });
+      this.reportedDamaged.add(err.key);
+      return;
+    }
     if (!record && (await this.pairOfResyncedBackup(backup))) return;
     const step = nextPairingStep(backup.status?.phase ?? "", record);
     switch (step.do) {
@@ -400,7 +455,7 @@ export class Coordinator {
     const phase = backup.status?.phase ?? "";
     if (!started || !["Completed", "PartiallyFailed", "Failed"].includes(phase)) return undefined;
     const { records } = await listPairRecords(this.opts.store);
-    const earlier = records.find((r) => r.backup.name === backup.metadata.name && r.backup.uid !== uid && r.backup.startTimestamp === started);
+    const earlier = records.find((r) => r.backup.name === backup.metadata.name && r.backup.namespace === backup.metadata.namespace && r.backup.uid !== uid && r.backup.startTimestamp === started);
     this.resynced.set(uid, earlier);
     if (earlier) {
       this.opts.log.info("backup synced by Velero from its storage location; it keeps its pair", { backup: backup.metadata.name, pair: earlier.backup.uid, state: earlier.state });
@@ -423,17 +478,23 @@ export class Coordinator {
     return readPairRecord(this.opts.store, uid);
   }
 
+  /** Stopping, or no longer the leader: the next coordinator writes. */
+  private get mayWrite(): boolean {
+    return !this.stopped && (this.opts.mayWrite?.() ?? true);
+  }
+
   private async write(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<void> {
     await this.writeRecord(backup, fields);
   }
 
   private async writeRecord(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<PairRecord | undefined> {
-    if (this.stopped) return undefined; // stopping, or no longer the leader: the next coordinator writes
+    if (!this.mayWrite) return undefined; // stopping, or no longer the leader: the next coordinator writes
     const record: PairRecord = {
       apiVersion: PAIR_RECORD_API_VERSION,
       kind: "PairRecord",
       clusterIdentity: await this.clusterIdentity(),
       coordinatorVersion: this.opts.version,
+      ...(this.opts.apiserverEndpoints?.length ? { apiserverEndpoints: this.opts.apiserverEndpoints } : {}),
       ...fields,
       // The Backup as it is now, not as an earlier record saw it: a Paired record says Completed, with its end.
       backup: backupRef(backup),
@@ -441,6 +502,8 @@ export class Coordinator {
     } as PairRecord;
     if (fields.state !== "Failed" && fields.state !== "BackupFailed") delete record.reason;
     if (!fields.snapshot) delete record.sharedSnapshot;
+    // Checked again right before the write (the identity lookup above may have taken a while): fencing.
+    if (!this.mayWrite) return;
     await writePairRecord(this.opts.store, record);
     this.opts.metrics?.recordWritten(record);
     await this.mirror(backup, record);
@@ -450,6 +513,7 @@ export class Coordinator {
 
   /** The record's gist as annotations on the Backup, for `kubectl get backup -o yaml`. */
   private async mirror(backup: VeleroBackup, record: PairRecord): Promise<void> {
+    if (!this.mayWrite) return;
     const annotations: Record<string, string | null> = {
       [ANNOTATIONS.state]: record.state,
       [ANNOTATIONS.reason]: record.reason ?? null,
@@ -465,9 +529,18 @@ export class Coordinator {
     }
   }
 
+  /** The kube-system namespace uid. Only a success is kept: a failed lookup is tried again on the next use. */
   private clusterIdentity(): Promise<string> {
-    this.identity ??= this.opts.client.get<{ metadata: { uid: string } }>("/api/v1/namespaces/kube-system").then((ns) => ns?.metadata.uid ?? "unknown");
-    return this.identity;
+    this.identity ??= this.opts.client.get<{ metadata?: { uid?: string } }>("/api/v1/namespaces/kube-system").then((ns) => {
+      const uid = ns?.metadata?.uid;
+      if (typeof uid !== "string" || uid === "") throw new Error("the kube-system namespace has no uid to identify the cluster by (not found, or not readable)");
+      return uid;
+    });
+    const pending = this.identity;
+    pending.catch(() => {
+      if (this.identity === pending) this.identity = undefined;
+    });
+    return pending;
   }
 }
 

@@ -18,6 +18,35 @@ export class CoordinatorMetrics {
   private coverageFailures = 0;
   /** Set once the coordinator has listed Velero's Backups; cleared when it cannot. */
   ready = false;
+  /** While this replica pairs (it leads): when the pairing loop last listed Backups or got a watch event. */
+  private pairing?: { lastProgress: Date };
+
+  constructor(
+    /** /healthz fails when the pairing loop has made no progress for this long (default 10 minutes). */
+    readonly stuckAfterMs = 600_000,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  pairingStarted(at: Date): void {
+    this.pairing = { lastProgress: at };
+  }
+
+  pairingProgress(at: Date): void {
+    if (this.pairing) this.pairing.lastProgress = at;
+  }
+
+  /** A standby (or a replica that lost its lease) is healthy: it has no loop to be stuck in. */
+  pairingStopped(): void {
+    this.pairing = undefined;
+  }
+
+  /** Why the process should be restarted, if it should: the pairing loop is stuck. */
+  unhealthy(): string | undefined {
+    if (!this.pairing) return undefined;
+    const silentMs = this.now().getTime() - this.pairing.lastProgress.getTime();
+    if (silentMs <= this.stuckAfterMs) return undefined;
+    return `the pairing loop is stuck: no Backup list or watch event for ${Math.round(silentMs / 1000)} s (bound ${this.stuckAfterMs / 1000} s)`;
+  }
 
   recordWritten(record: PairRecord): void {
     this.states.set(record.backup.uid, record.state);
@@ -77,14 +106,16 @@ export class CoordinatorMetrics {
   }
 }
 
-/** /metrics, /healthz (the process serves) and /readyz (it has listed Velero's Backups). */
+/** /metrics, /healthz (the process serves and its pairing loop is not stuck) and /readyz (it has listed Velero's Backups). */
 export function serveMetrics(metrics: CoordinatorMetrics, address: { host: string; port: number }): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") {
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metrics.render());
     } else if (path === "/healthz") {
-      res.writeHead(200).end("ok\n");
+      // 503 makes the kubelet restart the pod: a loop stuck on a half-open connection never recovers by itself.
+      const problem = metrics.unhealthy();
+      res.writeHead(problem ? 503 : 200).end(problem ? `${problem}\n` : "ok\n");
     } else if (path === "/readyz") {
       res.writeHead(metrics.ready ? 200 : 503).end(metrics.ready ? "ok\n" : "not ready: Velero's Backups not listed yet\n");
     } else res.writeHead(404).end();

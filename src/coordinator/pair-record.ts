@@ -33,6 +33,11 @@ export interface PairRecord {
   reason?: string;
   /** The kube-system namespace uid: tells the same cluster from a new one at restore time. */
   clusterIdentity: string;
+  /**
+   * The apiserver URL(s) the coordinator reached this cluster at. `restore plan` probes them: only when they refuse
+   * or time out is the control plane taken for lost (a typo in a kubeconfig is not evidence of that).
+   */
+  apiserverEndpoints?: string[];
   snapshot?: SnapshotRecord;
   /**
    * Set on clusters whose etcd the coordinator cannot reach by design (managed control planes): the pair
@@ -63,3 +68,59 @@ export type PairCoverage =
 
 export const pairKey = (backupUid: string) => `pairs/${backupUid}.json`;
 export const snapshotKey = (backupUid: string) => `snapshots/${backupUid}.db.gz`;
+
+const PAIR_STATES: readonly PairState[] = ["Pending", "Snapshotting", "Paired", "Failed", "BackupFailed"];
+
+/** A stored record that cannot be used: not JSON, or JSON that is not a pair record (`{}`, `null`, `[]`...). */
+export class DamagedRecordError extends Error {
+  override readonly name = "DamagedRecordError";
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+  ) {
+    super(`damaged pair record ${key}: ${problem}`);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** What is wrong with a parsed record, field by field (empty: it is a record twinsnap can use). */
+export function pairRecordProblems(value: unknown, expectedUid?: string): string[] {
+  if (!isObject(value)) return [`not an object (${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value})`];
+  const problems: string[] = [];
+  const str = (obj: Record<string, unknown>, field: string, where: string) => {
+    if (typeof obj[field] !== "string" || obj[field] === "") problems.push(`${where}${field} is not a non-empty string`);
+  };
+  if (value.apiVersion !== PAIR_RECORD_API_VERSION) problems.push(`apiVersion is ${JSON.stringify(value.apiVersion)}, not ${PAIR_RECORD_API_VERSION}`);
+  if (value.kind !== "PairRecord") problems.push(`kind is ${JSON.stringify(value.kind)}, not PairRecord`);
+  if (!PAIR_STATES.includes(value.state as PairState)) problems.push(`state ${JSON.stringify(value.state)} is not one of ${PAIR_STATES.join(", ")}`);
+  str(value, "clusterIdentity", "");
+  if (!isObject(value.backup)) problems.push("backup is missing");
+  else {
+    for (const f of ["name", "namespace", "uid"]) str(value.backup, f, "backup.");
+    if (typeof value.backup.phase !== "string") problems.push("backup.phase is not a string");
+    if (expectedUid !== undefined && typeof value.backup.uid === "string" && value.backup.uid !== expectedUid) problems.push(`backup.uid ${value.backup.uid} does not match its key (${expectedUid})`);
+  }
+  if (value.snapshot !== undefined) {
+    if (!isObject(value.snapshot)) problems.push("snapshot is not an object");
+    else {
+      for (const f of ["key", "revision", "snapshotSha256", "storedSha256"]) str(value.snapshot, f, "snapshot.");
+      for (const f of ["snapshotBytes", "storedBytes"]) if (!Number.isSafeInteger(value.snapshot[f]) || (value.snapshot[f] as number) < 0) problems.push(`snapshot.${f} is not a byte count`);
+    }
+  }
+  return problems;
+}
+
+/** The record stored under `key`, validated; a damaged one throws DamagedRecordError naming the key. */
+export function parsePairRecord(text: string, key: string): PairRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new DamagedRecordError(key, `not JSON (${(err as Error).message})`);
+  }
+  const uid = /^pairs\/(.+)\.json$/.exec(key)?.[1];
+  const problems = pairRecordProblems(value, uid);
+  if (problems.length > 0) throw new DamagedRecordError(key, problems.join("; "));
+  return value as PairRecord;
+}

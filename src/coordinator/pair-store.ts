@@ -1,7 +1,7 @@
 // Reading and writing pair records in a store.
 import { Readable } from "node:stream";
 import type { ObjectStore } from "../store/object-store.js";
-import { pairKey, type PairRecord } from "./pair-record.js";
+import { DamagedRecordError, pairKey, parsePairRecord, type PairRecord } from "./pair-record.js";
 
 async function readText(store: ObjectStore, key: string): Promise<string> {
   const chunks: Buffer[] = [];
@@ -9,9 +9,10 @@ async function readText(store: ObjectStore, key: string): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** The record of backup `uid`, undefined if there is none; a damaged one rejects with DamagedRecordError. */
 export async function readPairRecord(store: ObjectStore, uid: string): Promise<PairRecord | undefined> {
   if (!(await store.head(pairKey(uid)))) return undefined;
-  return JSON.parse(await readText(store, pairKey(uid))) as PairRecord;
+  return parsePairRecord(await readText(store, pairKey(uid)), pairKey(uid));
 }
 
 export async function writePairRecord(store: ObjectStore, record: PairRecord): Promise<void> {
@@ -25,9 +26,10 @@ export async function listPairRecords(store: ObjectStore): Promise<{ records: Pa
   for (const key of await store.list("pairs")) {
     if (!key.endsWith(".json")) continue;
     try {
-      records.push(JSON.parse(await readText(store, key)) as PairRecord);
+      records.push(parsePairRecord(await readText(store, key), key));
     } catch (err) {
-      damaged.push({ key, error: (err as Error).message });
+      // Damaged (or gone between list and read): reported with its key; the others are listed as usual.
+      damaged.push({ key, error: err instanceof DamagedRecordError ? err.problem : (err as Error).message });
     }
   }
   records.sort((a, b) => (a.backup.startTimestamp ?? a.updatedAt).localeCompare(b.backup.startTimestamp ?? b.updatedAt));
@@ -36,6 +38,7 @@ export async function listPairRecords(store: ObjectStore): Promise<{ records: Pa
 
 /** A record by backup name or uid; the newest when several backups had the name (a re-created Backup). */
 export async function findPairRecord(store: ObjectStore, nameOrUid: string): Promise<PairRecord | undefined> {
+  // Asked for by uid, a damaged record is an error naming its key, not "no record".
   const direct = /^[0-9a-f-]{36}$/.test(nameOrUid) ? await readPairRecord(store, nameOrUid) : undefined;
   if (direct) return direct;
   const { records } = await listPairRecords(store);

@@ -9,12 +9,27 @@
 import type { PairRecord } from "./pair-record.js";
 
 export type RestoreMode = "same-cluster" | "new-cluster";
+/** "undecided": the cluster could not be identified and nothing says it is lost; the plan says why and stops. */
+export type PlanMode = RestoreMode | "undecided";
 
+/**
+ * What is known of the cluster the kubeconfig names, as evidence for the path. Only positive evidence counts:
+ * an identity that answers, or the backed-up cluster's own apiserver refusing or timing out. A problem on this
+ * side (no or unreadable kubeconfig, parse error, unknown context, TLS or credential error) says nothing about
+ * the control plane.
+ */
 export interface ClusterFacts {
   /** The kube-system namespace uid of the cluster the kubeconfig points at, if it answered. */
   identity?: string;
-  /** Why the cluster could not be asked, if it could not. */
+  /** Why the kubeconfig's apiserver did not answer: it refused the connection or timed out. */
   unreachable?: string;
+  /** A problem on this side: the cluster was not asked, or its answer cannot be trusted. */
+  localProblem?: string;
+  /**
+   * The pair's recorded apiserver endpoints, probed: `lost` when every one refused or timed out, with what each
+   * did; undefined when the pair records none.
+   */
+  recordedEndpoints?: { lost: boolean; detail: string };
 }
 
 export interface EtcdMember {
@@ -85,7 +100,7 @@ export interface ManualStep extends StepText {
 export type PlanStep = AutomaticStep | ManualStep;
 
 export interface RestorePlan {
-  mode: RestoreMode;
+  mode: PlanMode;
   why: string;
   warnings: string[];
   /** Why `restore run` cannot carry this plan out (it prints the plan, refuses, and says what is missing). */
@@ -117,17 +132,32 @@ export const DEFAULT_BUMP_REVISION = 1_000_000_000;
 /** Exit code of `restore run` when it stops at a step that is the operator's. */
 export const EXIT_MANUAL_STEP = 3;
 
-export function decideMode(pair: PairRecord, cluster: ClusterFacts): { mode: RestoreMode; why: string; warnings: string[] } {
+/**
+ * The path the evidence supports. The destructive one (same cluster: etcd replaced) only on positive evidence:
+ * the cluster answers with the pair's identity, or the pair's own recorded apiserver refuses or times out.
+ */
+export function decideMode(pair: PairRecord, cluster: ClusterFacts): { mode: PlanMode; why: string; warnings: string[] } {
   if (cluster.identity !== undefined) {
     return cluster.identity === pair.clusterIdentity
       ? { mode: "same-cluster", why: `the cluster answers with the identity the pair recorded (kube-system uid ${pair.clusterIdentity})`, warnings: [] }
       : { mode: "new-cluster", why: `the cluster is not the one the backup came from (kube-system uid ${cluster.identity}, the pair recorded ${pair.clusterIdentity})`, warnings: [] };
   }
-  return {
-    mode: "same-cluster",
-    why: `the apiserver does not answer (${cluster.unreachable ?? "unknown"}): the control plane of the backed-up cluster looks lost`,
-    warnings: ["the cluster's identity could not be checked; if this is a different cluster, use --mode new-cluster"],
-  };
+  const choose = "pass --mode new-cluster to restore into another cluster with Velero, or --mode same-cluster if you know this cluster's control plane is lost";
+  if (cluster.localProblem !== undefined) {
+    return { mode: "undecided", why: `the cluster could not be identified: ${cluster.localProblem}. That is not evidence that its control plane is lost. Fix it and plan again, or ${choose}`, warnings: [] };
+  }
+  const noAnswer = cluster.unreachable ?? "it did not answer";
+  if (cluster.recordedEndpoints?.lost) {
+    return {
+      mode: "same-cluster",
+      why: `the backed-up cluster's apiserver does not answer (${cluster.recordedEndpoints.detail}): its control plane is lost`,
+      warnings: [],
+    };
+  }
+  if (cluster.recordedEndpoints) {
+    return { mode: "undecided", why: `the kubeconfig's apiserver does not answer (${noAnswer}), but the backed-up cluster's apiserver does (${cluster.recordedEndpoints.detail}): check the kubeconfig (server, --context). Or ${choose}`, warnings: [] };
+  }
+  return { mode: "undecided", why: `the apiserver does not answer (${noAnswer}) and the pair records no apiserver endpoint to confirm that the backed-up cluster's control plane is lost: ${choose}`, warnings: [] };
 }
 
 // Words made only of these print as they are (placeholders like <member> included); others are single-quoted.
@@ -275,9 +305,16 @@ export function restorePlan(opts: PlanOptions): RestorePlan {
   const decided = opts.resumeOf ? { mode: opts.resumeOf.mode, why: `the run started at ${opts.resumeOf.startedAt} took this path`, warnings: [] } : decideMode(pair, opts.cluster);
   const mode = opts.override ?? decided.mode;
   const warnings = [...decided.warnings];
-  if (opts.override && opts.override !== decided.mode) warnings.push(`--mode ${opts.override} overrides the detected ${decided.mode} (${decided.why})`);
+  if (opts.override && decided.mode === "undecided") warnings.push(`--mode ${opts.override} chosen by you: ${decided.why}`);
+  else if (opts.override && opts.override !== decided.mode) warnings.push(`--mode ${opts.override} overrides the detected ${decided.mode} (${decided.why})`);
   const why = opts.override && opts.override !== decided.mode ? `forced by --mode` : decided.why;
   const run = ["twinsnap", "restore", "run", "--backup", pair.backup.name, ...commonFlags(opts)];
+  if (pair.snapshotTiming === "after-backup" && mode !== "new-cluster") {
+    warnings.push(`the etcd snapshot of ${pair.backup.name} was taken after the backup had finished (the coordinator was not running during it): etcd comes back as it was at ${pair.snapshot?.startedAt ?? "a later moment"}, later than the volume data Velero backed up`);
+  }
+  if (mode === "undecided") {
+    return { mode, why, warnings, blocked: why, runCommand: run.map(shellWord).join(" "), resumeCommand: run.map(shellWord).join(" "), steps: [] };
+  }
   if (mode === "new-cluster") {
     const command = [...run, ...(opts.override ? ["--mode", mode] : [])].map(shellWord).join(" ");
     return { mode, why, warnings, runCommand: command, resumeCommand: run.map(shellWord).join(" "), steps: newClusterSteps(opts) };
@@ -322,7 +359,7 @@ export function formatStep(step: PlanStep, index: number, progress?: StepProgres
 export function formatPlan(plan: RestorePlan, pair: PairRecord, progress?: StepProgress): string {
   const lines = [
     `Backup ${pair.backup.name} (${pair.backup.phase || "unknown phase"}), pair ${pair.state}${pair.snapshot ? `, etcd revision ${pair.snapshot.revision}` : ""}`,
-    `Path: ${plan.mode === "same-cluster" ? "same cluster — etcd first, then volume data with Velero" : "new cluster — Velero restore of the paired backup"}`,
+    `Path: ${plan.mode === "same-cluster" ? "same cluster — etcd first, then volume data with Velero" : plan.mode === "new-cluster" ? "new cluster — Velero restore of the paired backup" : "none chosen — the cluster could not be identified (see Why)"}`,
     `Why: ${plan.why}`,
     ...plan.warnings.map((w) => `WARNING: ${w}`),
     `Run: ${plan.runCommand}`,

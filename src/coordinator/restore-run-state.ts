@@ -49,6 +49,7 @@ export class RestoreRunStateError extends Error {
 
 export function newRunState(plan: RestorePlan, backup: { name: string; uid: string }, params: RestoreRunState["params"], now: Date): RestoreRunState {
   const at = now.toISOString();
+  if (plan.mode === "undecided") throw new RestoreRunStateError(`no recovery path was chosen: ${plan.why}`);
   return { apiVersion: RESTORE_RUN_API_VERSION, kind: "RestoreRun", backup, mode: plan.mode, params, steps: {}, startedAt: at, updatedAt: at };
 }
 
@@ -60,8 +61,15 @@ export function parseRunState(text: string, backup: { name: string; uid: string 
   } catch (err) {
     throw new RestoreRunStateError(`the saved restore run state is not JSON (${(err as Error).message})`);
   }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new RestoreRunStateError(`the saved restore run state is not an object (${raw === null ? "null" : Array.isArray(raw) ? "an array" : typeof raw}); remove ${restoreRunKey(backup.uid)} from the store to start over`);
+  }
   const obj = raw as Partial<RestoreRunState> & Partial<LegacyRunState>;
-  if (obj.apiVersion === RESTORE_RUN_API_VERSION && obj.kind === "RestoreRun") return obj as RestoreRunState;
+  if (obj.apiVersion === RESTORE_RUN_API_VERSION && obj.kind === "RestoreRun") {
+    const problems = runStateProblems(obj, backup.uid);
+    if (problems.length > 0) throw new RestoreRunStateError(`the saved restore run state ${restoreRunKey(backup.uid)} is damaged: ${problems.join("; ")}; remove it from the store to start over`);
+    return obj as RestoreRunState;
+  }
   if (obj.apiVersion === undefined && typeof obj.restoreName === "string") {
     // Written before steps existed: a new-cluster run that had created its Restore.
     const at = obj.createdAt ?? new Date(0).toISOString();
@@ -78,6 +86,28 @@ export function parseRunState(text: string, backup: { name: string; uid: string 
     };
   }
   throw new RestoreRunStateError(`the saved restore run state has an unknown format (apiVersion ${String(obj.apiVersion)}, kind ${String(obj.kind)})`);
+}
+
+const STEP_IDS = new Set<string>(["verify-snapshot", "stop-control-plane", "restore-etcd", "restore-other-members", "start-control-plane", "wait-apiserver", "restore-volumes", "install-velero", "restore-objects"]);
+
+/** What makes a state of the current version unusable (empty: usable). */
+function runStateProblems(obj: Partial<RestoreRunState>, uid: string): string[] {
+  const problems: string[] = [];
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (obj.mode !== "same-cluster" && obj.mode !== "new-cluster") problems.push(`mode ${JSON.stringify(obj.mode)} is not same-cluster or new-cluster`);
+  if (!isObj(obj.backup) || typeof obj.backup.uid !== "string" || typeof obj.backup.name !== "string") problems.push("backup is missing");
+  else if (obj.backup.uid !== uid) problems.push(`it belongs to backup uid ${obj.backup.uid}, not ${uid}`);
+  if (!isObj(obj.params) || typeof obj.params.veleroNamespace !== "string") problems.push("params.veleroNamespace is missing");
+  else if (obj.params.etcd !== undefined && (!isObj(obj.params.etcd) || typeof obj.params.etcd.dataDir !== "string" || typeof obj.params.etcd.member !== "string" || !Array.isArray(obj.params.etcd.cluster))) problems.push("params.etcd is incomplete");
+  if (!isObj(obj.steps)) problems.push("steps is not an object");
+  else {
+    for (const [id, rec] of Object.entries(obj.steps)) {
+      if (!STEP_IDS.has(id)) problems.push(`unknown step ${id}`);
+      else if (!isObj(rec)) problems.push(`step ${id} is not an object`);
+    }
+  }
+  if (typeof obj.startedAt !== "string") problems.push("startedAt is missing");
+  return problems;
 }
 
 export function progressOf(state: RestoreRunState | undefined): StepProgress {

@@ -14,7 +14,8 @@ export interface KubeAccess {
 export interface RestoreEffects {
   /** Re-reads the pair's snapshot (size, sha256) and has etcd check it; resolves a one-line description. */
   verifySnapshot(etcdutl: string): Promise<string>;
-  restoreEtcd(target: EtcdTarget): Promise<{ dataDir: string; movedAside?: string }>;
+  /** `beforeMoveAside` is called with where an existing data directory goes, before it moves (the run records it). */
+  restoreEtcd(target: EtcdTarget, beforeMoveAside: (path: string) => Promise<void>): Promise<{ dataDir: string; movedAside?: string }>;
   kube: KubeAccess;
   saveState(state: RestoreRunState): Promise<void>;
   now(): Date;
@@ -165,7 +166,13 @@ async function perform(step: AutomaticStep, opts: RunRestoreOptions, progress: (
     case "verify-snapshot":
       return opts.effects.verifySnapshot(action.etcdutl);
     case "restore-etcd": {
-      const result = await opts.effects.restoreEtcd(action.target);
+      // Where the live data directory goes is saved before it moves: a run that fails right after still says.
+      const result = await opts.effects.restoreEtcd(action.target, async (path) => {
+        opts.state.movedAsideDataDir = path;
+        opts.state.updatedAt = opts.effects.now().toISOString();
+        await opts.effects.saveState(opts.state);
+        progress(`moving the existing data directory ${action.target.dataDir} to ${path}`);
+      });
       opts.state.restoredDataDir = result.dataDir;
       if (result.movedAside) {
         opts.state.movedAsideDataDir = result.movedAside;

@@ -2,9 +2,10 @@
 // `etcdutl snapshot restore` into a new data directory with the revision bumped and marked compacted, so every
 // watcher (kubelet, controllers, Velero) re-lists instead of resuming at revisions that now mean other things.
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, readdirSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { readdir, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
@@ -33,12 +34,49 @@ export interface RestoreMemberOptions {
   /** Move an existing, non-empty data directory aside instead of refusing. */
   force: boolean;
   now?: () => Date;
+  /**
+   * Names this attempt's scratch files (the decompressed snapshot, etcdutl's output directory), so two restores
+   * into one data directory never share them (default: random).
+   */
+  runId?: string;
+  /** Called with where the existing data directory goes, before it is moved: a caller records it first. */
+  beforeMoveAside?: (movedAside: string) => Promise<void>;
 }
 
 export class DataDirExistsError extends Error {
   override readonly name = "DataDirExistsError";
   constructor(readonly dataDir: string) {
     super(`${dataDir} exists and is not empty; etcd restore never overwrites a data directory (pass --force to move it aside first)`);
+  }
+}
+
+/** A scratch whose process still runs (or whose pid was reused) is left alone this long. */
+const ABANDONED_SCRATCH_MS = 60 * 60_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Scratch left by a restore killed half-way: removed when its process is gone (or it has no pid: an older
+ * version's), or it is old. A restore running now into the same directory keeps its own.
+ */
+async function removeAbandonedScratch(dataDir: string): Promise<void> {
+  const base = basename(dataDir);
+  const scratch = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(?:twinsnap-partial|snapshot)(?:-(\\d+)-[0-9a-f]+)?(?:\\.db)?$`);
+  const cutoff = Date.now() - ABANDONED_SCRATCH_MS;
+  for (const name of await readdir(dirname(dataDir)).catch(() => [] as string[])) {
+    const m = scratch.exec(name);
+    if (!m) continue;
+    const path = join(dirname(dataDir), name);
+    const dead = m[1] === undefined || (Number(m[1]) !== process.pid && !pidAlive(Number(m[1])));
+    const s = await stat(path).catch(() => undefined);
+    if (s && (dead || s.mtimeMs < cutoff)) await rm(path, { recursive: true, force: true });
   }
 }
 
@@ -67,30 +105,35 @@ export function restoreCommand(etcdutl: string, snapshotFile: string, member: Me
   ];
 }
 
-/** Where the decompressed database waits for etcdutl: beside the data dir, never in a shared /tmp. */
-export function snapshotFileFor(dataDir: string): string {
-  return `${dataDir}.snapshot.db`;
+/**
+ * Where the decompressed database waits for etcdutl: beside the data dir, never in a shared /tmp; named by process
+ * and run, so two restores never share it and a dead one's is recognised (removeAbandonedScratch).
+ */
+export function snapshotFileFor(dataDir: string, pid: number, runId: string): string {
+  return `${dataDir}.snapshot-${pid}-${runId}.db`;
 }
 
 export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataDir: string; movedAside?: string; snapshotFile: string }> {
   // The decompressed database holds every Secret of the cluster: a run killed while it existed left it behind,
-  // so the next run removes it first, whatever else happens.
-  const snapshotFile = snapshotFileFor(opts.dataDir);
-  await rm(snapshotFile, { force: true });
+  // so the next run removes it (and a dead run's scratch dir) first, whatever else happens.
+  await removeAbandonedScratch(opts.dataDir);
   // Checked before anything is moved: an encrypted snapshot without its identity must not cost the data dir.
   const stages = plaintextStages(opts.snapshot, opts.identities);
   let movedAside: string | undefined;
+  const runId = opts.runId ?? randomBytes(4).toString("hex");
   if (existsSync(opts.dataDir) && readdirSync(opts.dataDir).length > 0) {
     if (!opts.force) throw new DataDirExistsError(opts.dataDir);
-    movedAside = `${opts.dataDir}.before-twinsnap-${(opts.now ?? (() => new Date()))().toISOString().replace(/[:.]/g, "-")}`;
+    movedAside = `${opts.dataDir}.before-twinsnap-${(opts.now ?? (() => new Date()))().toISOString().replace(/[:.]/g, "-")}-${runId}`;
+    await opts.beforeMoveAside?.(movedAside);
     await rename(opts.dataDir, movedAside);
   } else if (existsSync(opts.dataDir)) {
     await rm(opts.dataDir, { recursive: true }); // empty: etcdutl wants to create it
   }
   // etcdutl writes into a scratch directory that becomes the data directory only once complete: a restore killed
   // half-way leaves nothing that looks like a data directory, and the next attempt starts clean.
-  const scratch = `${opts.dataDir}.twinsnap-partial`;
-  await rm(scratch, { recursive: true, force: true });
+  // Scratch names carry this process and run: two restores never share them, and a dead one's are recognised.
+  const scratch = `${opts.dataDir}.twinsnap-partial-${process.pid}-${runId}`;
+  const snapshotFile = snapshotFileFor(opts.dataDir, process.pid, runId);
   const hash = createHash("sha256");
   let bytes = 0;
   const tap = new Transform({

@@ -113,6 +113,11 @@ export interface SaveSnapshotOptions {
   signal?: AbortSignal;
   /** age recipients (`age1...`): the stored object is encrypted to them after compression. */
   encryptTo?: readonly string[];
+  /**
+   * A stream that delivers nothing for this long (default 60 s) is a half-open connection: it fails with a
+   * recoverable SnapshotStreamError (the caller retries) instead of holding a snapshot slot forever.
+   */
+  idleMs?: number;
 }
 
 /** etcd ends every snapshot stream with the sha256 of the database before it (what `etcdutl snapshot restore` checks). */
@@ -140,7 +145,11 @@ class SnapshotBytes extends Transform {
     super({ writableObjectMode: true });
   }
 
+  /** Called for every chunk that passes: the stall watchdog. */
+  onChunk?: () => void;
+
   override _transform(chunk: SnapshotChunk, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
+    this.onChunk?.();
     this.header ??= chunk.header ?? undefined;
     const blob = chunk.blob ?? Buffer.alloc(0);
     this.announced ??= Number(chunk.remaining_bytes) + blob.length;
@@ -197,6 +206,16 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   try {
     if (options.signal?.aborted) throw new SnapshotAbortedError("stopped before the snapshot started");
     const stream = await client.snapshot();
+    const idleMs = options.idleMs ?? 60_000;
+    let idle: NodeJS.Timeout | undefined;
+    const watchdog = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => stream.destroy(new SnapshotStreamError(`nothing moved for ${idleMs / 1000} s: etcd's stream (or the store) stalled`, { cause: undefined })), idleMs);
+    };
+    // Armed on every chunk that passes (both sides moving): a stall of etcd or of the store trips it.
+    watchdog();
+    blobs.onChunk = watchdog;
+    stream.once("close", () => clearTimeout(idle));
     const gz = createGzip();
     // Encryption is a stage of its own after compression, so another compressor composes with it.
     const encrypt = options.encryptTo?.length ? encryptStage(options.encryptTo) : undefined;

@@ -10,11 +10,14 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, delimiter } from "node:path";
 import yaml from "js-yaml";
 import { isPlainObject } from "../manifest/object.js";
+import { ProxyConfigError, proxyFor } from "./proxy.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export interface ClusterAccessOptions {
   kubeconfigPath?: string;
+  /** The kubeconfig context to use instead of current-context (--context). */
+  context?: string;
   env: Env;
 }
 
@@ -27,6 +30,8 @@ export interface ClusterConnection {
   tlsServerName?: string;
   /** The default namespace of the context (or of the service account in a cluster). */
   namespace?: string;
+  /** The HTTP proxy to tunnel through: the cluster's proxy-url, else HTTPS_PROXY/NO_PROXY (as kubectl). */
+  proxy?: URL;
   /** Client certificate and key, if the user authenticates with them (exec plugins may supply them later). */
   clientCertificate(): Promise<{ cert: Buffer; key: Buffer } | undefined>;
   /** The Authorization header value, if any. */
@@ -38,6 +43,8 @@ export class KubeconfigError extends Error {
 }
 
 const IN_CLUSTER = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** ClusterConnection.source of the in-cluster service account. */
+export const IN_CLUSTER_SOURCE = "in-cluster service account";
 
 /** Whether any cluster credentials exist at all; without them twinsnap does not guess an address. */
 export function hasClusterAccess(opts: ClusterAccessOptions): boolean {
@@ -54,10 +61,29 @@ export async function loadClusterConnection(opts: ClusterAccessOptions): Promise
       ? opts.env.KUBECONFIG.split(delimiter).filter((f) => f !== "" && existsSync(f))
       : [join(opts.env.HOME ?? homedir(), ".kube", "config")].filter((f) => existsSync(f));
   if (files.length === 0) {
-    if (opts.env.KUBERNETES_SERVICE_HOST) return inCluster(opts.env);
+    if (opts.context) throw new KubeconfigError(`--context ${opts.context}: no kubeconfig found (set KUBECONFIG or pass --kubeconfig)`);
+    if (opts.env.KUBERNETES_SERVICE_HOST) return withProxy(inCluster(opts.env), undefined, opts.env, "in-cluster");
     throw new KubeconfigError("no kubeconfig found (set KUBECONFIG or pass --kubeconfig) and not running in a cluster");
   }
-  return fromKubeconfig(files, opts.env);
+  return fromKubeconfig(files, opts.env, opts.context);
+}
+
+function withProxy(connection: ClusterConnection, proxyUrl: string | undefined, env: Env, where: string): ClusterConnection {
+  let server: URL;
+  try {
+    server = new URL(connection.server);
+  } catch {
+    throw new KubeconfigError(`${where}: server "${connection.server}" is not a URL (example: https://10.0.0.1:6443)`);
+  }
+  if (server.protocol !== "https:" && server.protocol !== "http:") throw new KubeconfigError(`${where}: server "${connection.server}" must be https:// (or http://)`);
+  try {
+    const proxy = proxyFor(server, proxyUrl, env, where);
+    if (proxy) connection.proxy = proxy;
+  } catch (err) {
+    if (err instanceof ProxyConfigError) throw new KubeconfigError(err.message);
+    throw err;
+  }
+  return connection;
 }
 
 function inCluster(env: Env): ClusterConnection {
@@ -65,7 +91,7 @@ function inCluster(env: Env): ClusterConnection {
   const port = env.KUBERNETES_SERVICE_PORT ?? "443";
   const tokenFile = join(IN_CLUSTER, "token");
   return {
-    source: "in-cluster service account",
+    source: IN_CLUSTER_SOURCE,
     server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     ca: readFileSync(join(IN_CLUSTER, "ca.crt")),
     insecureSkipTlsVerify: false,
@@ -80,7 +106,7 @@ interface Named {
   [key: string]: unknown;
 }
 
-function fromKubeconfig(files: string[], env: Env): ClusterConnection {
+function fromKubeconfig(files: string[], env: Env, chosenContext?: string): ClusterConnection {
   // Merge as kubectl does: the first file to define a name (or current-context) wins. Paths inside a file are
   // relative to that file.
   const clusters = new Map<string, { value: Record<string, unknown>; dir: string }>();
@@ -102,9 +128,10 @@ function fromKubeconfig(files: string[], env: Env): ClusterConnection {
     for (const c of list(doc.contexts)) if (!contexts.has(c.name)) contexts.set(c.name, obj(c.context));
   }
   const where = files.join(delimiter);
-  if (!current) throw new KubeconfigError(`${where} has no current-context`);
+  if (chosenContext !== undefined) current = chosenContext;
+  if (!current) throw new KubeconfigError(`${where} has no current-context (pass --context NAME; it defines ${[...contexts.keys()].join(", ") || "no contexts"})`);
   const context = contexts.get(current);
-  if (!context) throw new KubeconfigError(`${where}: context "${current}" is not defined`);
+  if (!context) throw new KubeconfigError(`${where}: context "${current}" is not defined (it defines ${[...contexts.keys()].join(", ") || "no contexts"})`);
   const cluster = clusters.get(String(context.cluster));
   if (!cluster) throw new KubeconfigError(`${where}: cluster "${String(context.cluster)}" of context "${current}" is not defined`);
   const user = users.get(String(context.user ?? "")) ?? { value: {}, dir: cluster.dir };
@@ -115,12 +142,13 @@ function fromKubeconfig(files: string[], env: Env): ClusterConnection {
     throw new KubeconfigError(`${where}: user "${String(context.user)}" uses a legacy auth-provider; use an exec credential plugin instead (as kubectl now requires)`);
   }
   const exec = isPlainObject(u.exec) ? execCredentials(u.exec, user.dir, env) : undefined;
-  const staticCert = dataOrFile(u["client-certificate-data"], u["client-certificate"], user.dir);
-  const staticKey = dataOrFile(u["client-key-data"], u["client-key"], user.dir);
-  return {
+  const staticCert = dataOrFile(u["client-certificate-data"], u["client-certificate"], user.dir, where);
+  const staticKey = dataOrFile(u["client-key-data"], u["client-key"], user.dir, where);
+  const ca = dataOrFile(c["certificate-authority-data"], c["certificate-authority"], cluster.dir, where);
+  return withProxy({
     source: `${where} (context ${current})`,
     server: c.server,
-    ca: dataOrFile(c["certificate-authority-data"], c["certificate-authority"], cluster.dir),
+    ...(ca ? { ca } : {}),
     insecureSkipTlsVerify: c["insecure-skip-tls-verify"] === true,
     ...(typeof c["tls-server-name"] === "string" ? { tlsServerName: c["tls-server-name"] } : {}),
     ...(typeof context.namespace === "string" ? { namespace: context.namespace } : {}),
@@ -136,7 +164,7 @@ function fromKubeconfig(files: string[], env: Env): ClusterConnection {
       const fromExec = exec ? await exec() : undefined;
       return fromExec?.token ? `Bearer ${fromExec.token}` : undefined;
     },
-  };
+  }, typeof c["proxy-url"] === "string" && c["proxy-url"] !== "" ? c["proxy-url"] : undefined, env, `${where} (context ${current})`);
 }
 
 interface ExecResult {
@@ -199,10 +227,14 @@ function resolvePath(path: string, dir: string): string {
   return isAbsolute(path) ? path : join(dir, path);
 }
 
-function dataOrFile(data: unknown, file: unknown, dir: string): Buffer | undefined {
+function dataOrFile(data: unknown, file: unknown, dir: string, where: string): Buffer | undefined {
   if (typeof data === "string" && data !== "") return Buffer.from(data, "base64");
-  if (typeof file === "string" && file !== "") return readFileSync(resolvePath(file, dir));
-  return undefined;
+  if (typeof file !== "string" || file === "") return undefined;
+  try {
+    return readFileSync(resolvePath(file, dir));
+  } catch (err) {
+    throw new KubeconfigError(`${where}: cannot read ${resolvePath(file, dir)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 function readOptional(path: string): string | undefined {

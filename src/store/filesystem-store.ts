@@ -2,7 +2,7 @@
 // in the same directory, flushed to disk, then renamed into place — rename is atomic on POSIX filesystems.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, statfs } from "node:fs/promises";
+import { link, mkdir, open, readdir, rename, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -46,6 +46,23 @@ export class FilesystemStore implements ObjectStore {
     } catch (err) {
       await rm(partial, { force: true });
       throw new StoreWriteError(this.url, key, { cause: err, recoverable: !PERMANENT.has((err as NodeJS.ErrnoException).code ?? "") });
+    }
+  }
+
+  /** link(2) fails with EEXIST if the key exists: the complete file appears atomically, or not at all. */
+  async createIfAbsent(key: string, content: string): Promise<boolean> {
+    const path = join(this.root, checkKey(key));
+    const partial = `${path}${PARTIAL}${randomBytes(4).toString("hex")}`;
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await writeFile(partial, content, { flag: "wx", mode: 0o600 });
+      await link(partial, path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw new StoreWriteError(this.url, key, { cause: err, recoverable: !PERMANENT.has((err as NodeJS.ErrnoException).code ?? "") });
+    } finally {
+      await rm(partial, { force: true });
     }
   }
 

@@ -24,6 +24,11 @@ export interface ObjectStore {
   removeAbandonedPartials?(): Promise<string[]>;
   /** Bytes a put can still use, where the store can tell (a filesystem); undefined when it cannot. */
   freeBytes?(): Promise<number | undefined>;
+  /**
+   * Writes a small object only if no object has the key, atomically (two callers: exactly one wins); false when
+   * one exists. For locks. Stores that cannot do it atomically leave it out.
+   */
+  createIfAbsent?(key: string, content: string): Promise<boolean>;
 }
 
 export class ObjectNotFoundError extends Error {

@@ -13,6 +13,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  PutObjectCommand,
   ListObjectsV2Command,
   S3Client,
   type ChecksumAlgorithm,
@@ -155,6 +156,18 @@ export class S3Store implements ObjectStore {
       if (!page.IsTruncated) return aborted;
       keyMarker = page.NextKeyMarker;
       uploadIdMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  /** PutObject with If-None-Match: * (S3 conditional writes): 412 when the key exists. */
+  async createIfAbsent(key: string, content: string): Promise<boolean> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.opts.bucket, Key: this.objectKey(key), Body: content, IfNoneMatch: "*", ...this.encryption() }));
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || (err as Error).name === "PreconditionFailed") return false;
+      throw new StoreWriteError(this.url, key, { cause: err, recoverable: isS3Transient(err) });
     }
   }
 

@@ -17,6 +17,7 @@ import type { RestoreRunState } from "../../src/coordinator/restore-run-state.js
 import { connectEtcd } from "../../src/etcd/etcd-client.js";
 import { loadClusterConnection } from "../../src/kube/kubeconfig.js";
 import { rawClient } from "../../src/kube/raw-client.js";
+import { apiserverEndpoints } from "../../src/kube/apiserver-endpoints.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 import { REPO_ROOT } from "../support/fixtures.js";
@@ -115,7 +116,8 @@ describe("same-cluster recovery with twinsnap restore run", function () {
     const abort = new AbortController();
     const etcd = connectEtcd({ endpoints: [cluster.controlPlane!.etcdEndpoint] });
     const client = rawClient(await loadClusterConnection({ env: {}, kubeconfigPath: cluster.kubeconfigPath }));
-    const coordinator = new Coordinator({ client, store: new FilesystemStore(storeDir), etcd, veleroNamespace: "velero", log: silentLogger(), version: "test" });
+    // As `twinsnap coordinator` does: the apiservers' own addresses go into the pair (restore plan probes them).
+    const coordinator = new Coordinator({ client, store: new FilesystemStore(storeDir), etcd, veleroNamespace: "velero", log: silentLogger(), version: "test", apiserverEndpoints: await apiserverEndpoints(client, cluster.controlPlane!.server, { inCluster: false }) });
     const running = coordinator.start(abort.signal);
     cleanup = async () => {
       abort.abort();
@@ -160,8 +162,16 @@ describe("same-cluster recovery with twinsnap restore run", function () {
     await cluster.controlPlane!.stopApiServerAndEtcd();
     rmSync(cluster.controlPlane!.etcdDataDir, { recursive: true, force: true });
 
+    // The plan takes the same-cluster path only because the pair's own apiserver refuses; the run needs consent.
+    const lostPlan = await twinsnap(["restore", "plan", ...where, ...member]).done;
+    assert.match(lostPlan.stdout, /^Why: the backed-up cluster's apiserver does not answer \(https:\/\/127\.0\.0\.1:\d+ refuses connections\)/m);
+    const unconfirmed = await twinsnap(["restore", "run", ...where, ...member]).done;
+    assert.equal(unconfirmed.code, 2);
+    assert.match(unconfirmed.stderr, /replaces this cluster's etcd .* rerun with --confirm-same-cluster/);
+    assert.equal(existsSync(join(storeDir, "restores")), false, "nothing started without consent");
+
     // 1 (verify) is done; 2 (stop the control plane) is the operator's.
-    const first = await twinsnap(["restore", "run", ...where, ...member]).done;
+    const first = await twinsnap(["restore", "run", "--confirm-same-cluster", ...where, ...member]).done;
     assert.equal(first.code, 3, first.stdout + first.stderr);
     assert.match(first.stderr, /\[1\/6\] done in .*etcdutl reads revision \d+/);
     assert.match(first.stdout, /^Step 2 of 6 is yours to do:\n2\. \[you\] Stop the API servers and etcd on every control-plane node$/m);

@@ -71,9 +71,13 @@ describe("etcd snapshots on a real etcd", function () {
     // What a restore killed half-way leaves: its scratch directory, never a data directory.
     mkdirSync(join(`${dataDir}.twinsnap-partial`, "member", "snap"), { recursive: true });
     writeFileSync(join(`${dataDir}.twinsnap-partial`, "member", "snap", "db"), "half a database");
+    // ...and one named after its run, by a process that is gone (pid 4194303 is above this machine's pid range).
+    const deadRun = `${dataDir}.twinsnap-partial-4194303-deadbeef`;
+    mkdirSync(join(deadRun, "member"), { recursive: true });
     const { stdout } = await run(TWINSNAP, ["etcd", "restore", "--snapshot", "first", "--store", `file://${storeDir}`, "--name", "test", "--initial-advertise-peer-urls", "http://127.0.0.1:2380", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")]);
     assert.match(stdout, /restored test into/);
     assert.ok(!existsSync(`${dataDir}.twinsnap-partial`), "the scratch directory is gone once the data directory is complete");
+    assert.ok(!existsSync(deadRun), "a dead run's scratch directory is gone too");
     const restored = await startEtcdOn(work, dataDir);
     try {
       const client = new Etcd3({ hosts: restored.endpoint });

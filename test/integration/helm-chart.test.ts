@@ -64,19 +64,19 @@ describe("the Helm chart", function () {
     assert.ok(!fileStore.some((r) => r.resources!.includes("secrets") || r.resources!.includes("backupstoragelocations")), "a file:// store reads no Secret");
   });
 
-  it("kubeadm's etcd key (0600, root): an init step without capabilities copies it for the coordinator's user; with a Secret, no such step", async () => {
+  it("kubeadm's etcd key (0600, root) from host files: an init step without capabilities copies the three files for the coordinator's user; with a Secret, no such step", async () => {
     const podOf = async (args: string[]) => (yaml.loadAll(await helm(["template", "dr", CHART, "--namespace", "velero", ...args])).filter(Boolean) as Record<string, any>[]).find((d) => d.kind === "Deployment")!.spec.template.spec;
-    const pod = await podOf([]);
+    const pod = await podOf(["--set", "coordinator.etcd.tls.hostFiles.ca=/etc/kubernetes/pki/etcd/ca.crt", "--set", "coordinator.etcd.tls.hostFiles.cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt", "--set", "coordinator.etcd.tls.hostFiles.key=/etc/kubernetes/pki/etcd/healthcheck-client.key"]);
     const init = pod.initContainers[0];
     assert.equal(init.name, "etcd-client-certs");
     assert.deepEqual(init.securityContext.capabilities, { drop: ["ALL"] });
     assert.equal(init.securityContext.allowPrivilegeEscalation, false);
     assert.deepEqual(pod.volumes.find((v: any) => v.name === "etcd-certs").emptyDir, { medium: "Memory", sizeLimit: "1Mi" });
-    assert.equal(pod.volumes.find((v: any) => v.name === "host-etcd-pki").hostPath.path, "/etc/kubernetes/pki/etcd");
-    assert.ok(!pod.containers[0].volumeMounts.some((m: any) => m.name === "host-etcd-pki"), "the coordinator never mounts the node's pki directory");
-    const fromSecret = await podOf(["--set", "coordinator.etcd.tls.existingSecret=etcd-client"]);
+    assert.deepEqual(init.volumeMounts.map((m: any) => m.name).sort(), ["etcd-ca", "etcd-cert", "etcd-certs", "etcd-key"]);
+    assert.deepEqual(pod.containers[0].volumeMounts.filter((m: any) => m.name.startsWith("etcd")).map((m: any) => m.name), ["etcd-certs"], "the coordinator mounts only the copies");
+    const fromSecret = await podOf([]);
     assert.equal(fromSecret.initContainers, undefined);
-    assert.deepEqual(fromSecret.volumes.find((v: any) => v.name === "etcd-certs").secret, { secretName: "etcd-client" });
+    assert.equal(fromSecret.volumes.find((v: any) => v.name === "etcd-certs").secret.secretName, "twinsnap-etcd-client");
   });
 
   it("a managed control plane: no etcd certificates mounted, etcd endpoints none", async () => {
@@ -89,5 +89,47 @@ describe("the Helm chart", function () {
     assert.match(await helm(["template", "dr", CHART, "--namespace", "velero"]), /--share-window=0$/m);
     assert.match(await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.shareWindow=30s"]), /--share-window=30s$/m);
     await assert.rejects(helm(["template", "dr", CHART, "--set-string", "coordinator.shareWindow=30"]), /values don't meet the specifications of the schema|does not match pattern/);
+  });
+
+  it("refuses two replicas on node-local file:// stores (a failover would lose every record), and allows them on a shared store", async () => {
+    await assert.rejects(helm(["template", "dr", CHART, "--set", "coordinator.replicas=2"]), /values don't meet the specifications of the schema|replicas/);
+    await assert.rejects(helm(["template", "dr", CHART, "--set", "coordinator.replicas=2", "--set", "coordinator.store=/var/lib/twinsnap"]), /values don't meet the specifications of the schema|replicas/);
+    const shared = await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.replicas=2", "--set", "coordinator.store=s3://bucket/dr"]);
+    assert.match(shared, /^  replicas: 2$/m);
+    assert.match(await helm(["template", "dr", CHART, "--namespace", "velero"]), /^  replicas: 1$/m, "one replica by default, with the default file:// store");
+    const onSharedDisk = await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.replicas=2", "--set", "coordinator.persistence.sharedAcrossReplicas=true"]);
+    assert.match(onSharedDisk, /^  replicas: 2$/m, "a hostPath said to be one filesystem for every replica (NFS, one node)");
+  });
+
+  it("mounts only the etcd client certificate, key and CA: from a Secret (default) or three chosen host files", async () => {
+    const pod = (rendered: string) => (yaml.loadAll(rendered).filter(Boolean) as Record<string, any>[]).find((d) => d.kind === "Deployment")!.spec.template.spec;
+    const bySecret = pod(await helm(["template", "dr", CHART, "--namespace", "velero"]));
+    const certs = bySecret.volumes.find((v: any) => v.name === "etcd-certs");
+    assert.deepEqual(certs.secret, { secretName: "twinsnap-etcd-client", defaultMode: 0o440, items: [{ key: "ca.crt", path: "ca.crt" }, { key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }] });
+    assert.ok(!JSON.stringify(bySecret.volumes).includes("/etc/kubernetes/pki"), "no host directory");
+    const byFiles = pod(
+      await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.etcd.tls.hostFiles.ca=/etc/kubernetes/pki/etcd/ca.crt", "--set", "coordinator.etcd.tls.hostFiles.cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt", "--set", "coordinator.etcd.tls.hostFiles.key=/etc/kubernetes/pki/etcd/healthcheck-client.key"]),
+    );
+    const hostPaths = byFiles.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath);
+    assert.deepEqual(hostPaths.filter((h: any) => h.path.startsWith("/etc/kubernetes")), [
+      { path: "/etc/kubernetes/pki/etcd/ca.crt", type: "File" },
+      { path: "/etc/kubernetes/pki/etcd/healthcheck-client.crt", type: "File" },
+      { path: "/etc/kubernetes/pki/etcd/healthcheck-client.key", type: "File" },
+    ]);
+    assert.ok(byFiles.containers[0].args.includes("--etcd-key=/etc/twinsnap/etcd/tls.key"));
+    await assert.rejects(helm(["template", "dr", CHART, "--set", "coordinator.etcd.tls.hostPath=/etc/kubernetes/pki/etcd"]), /values don't meet the specifications of the schema|hostPath/, "the old directory mount is refused, not ignored");
+  });
+
+  it("serves /metrics on the node's loopback by default (probes go there too); a Service or ServiceMonitor only with another address", async () => {
+    const rendered = await helm(["template", "dr", CHART, "--namespace", "velero"]);
+    assert.match(rendered, /--metrics-address=127.0.0.1:8080$/m);
+    const pod = (yaml.loadAll(rendered).filter(Boolean) as Record<string, any>[]).find((d) => d.kind === "Deployment")!.spec.template.spec;
+    assert.equal(pod.containers[0].livenessProbe.httpGet.host, "127.0.0.1");
+    assert.equal(pod.containers[0].livenessProbe.httpGet.path, "/healthz");
+    assert.doesNotMatch(rendered, /kind: Service$/m);
+    const exposed = await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "metrics.bindAddress=0.0.0.0"]);
+    assert.match(exposed, /--metrics-address=0.0.0.0:8080$/m);
+    assert.match(exposed, /kind: Service$/m);
+    await assert.rejects(helm(["template", "dr", CHART, "--set", "metrics.serviceMonitor.enabled=true"]), /values don't meet the specifications of the schema|bindAddress/);
   });
 });

@@ -102,7 +102,7 @@ describe("encrypted etcd snapshots (age), with the real age CLI", function () {
   it("the decompressed database is 0600 while etcdutl reads it, and a killed run's leftover is removed by the next run", async () => {
     const store = new FilesystemStore(storeDir);
     const dataDir = join(dir, "member-b");
-    const leftover = snapshotFileFor(dataDir);
+    const leftover = snapshotFileFor(dataDir, 2 ** 22 + 1, "deadbeef"); // a pid above Linux's pid_max: its run is dead
     writeFileSync(leftover, "every secret of the cluster, left by a killed restore", { mode: 0o644 });
     // etcdutl behind a probe that records the mode of the file it is given, then runs the real one.
     const probe = join(dir, "etcdutl-probe.sh");

@@ -195,7 +195,12 @@ describe("installed as users install it, on a real node (kubelet, containerd 2, 
       "install", "twinsnap", join(root, "charts", "twinsnap"), "--namespace", VELERO_NS,
       "--set", `image.repository=${repository}`, "--set", `image.tag=${tag}`,
       "--set", `coordinator.store=file://${STORE_DIR_IN_POD}`, "--set", `coordinator.persistence.hostPath=${storeDir()}`,
-      "--set", `coordinator.etcd.tls.hostPath=${node.pki.etcd.dir}`,
+      "--set", `coordinator.etcd.tls.hostFiles.ca=${node.pki.etcd.dir}/ca.crt`,
+      "--set", `coordinator.etcd.tls.hostFiles.cert=${node.pki.etcd.dir}/healthcheck-client.crt`,
+      "--set", `coordinator.etcd.tls.hostFiles.key=${node.pki.etcd.dir}/healthcheck-client.key`,
+      // One node: both replicas' hostPath is the same disk, so a file:// store is shared (the chart refuses two
+      // replicas on node-local disks otherwise).
+      "--set", "coordinator.persistence.sharedAcrossReplicas=true",
       // Two replicas on one node: on the host network their metrics ports would collide, so Pod networking, and
       // etcd on the node's address (kubeadm's etcd listens there too).
       "--set", "coordinator.hostNetwork=false", "--set", `coordinator.etcd.endpoints=https://${node.nodeIp}:2379`,

@@ -91,4 +91,25 @@ describe("kubeconfig", () => {
     await assert.rejects(loadClusterConnection({ env: { HOME: dir } }), /no kubeconfig found/);
     assert.equal(hasClusterAccess({ env: { HOME: dir } }), false);
   });
+
+  it("--context picks another context; an unknown one, an unreadable CA or a missing file is a KubeconfigError saying which", async () => {
+    const two = kubeconfig(
+      dir,
+      "two.yaml",
+      `current-context: prod
+contexts: [{ name: prod, context: { cluster: prod, user: u } }, { name: staging, context: { cluster: staging, user: u } }]
+clusters: [{ name: prod, cluster: { server: "https://10.0.0.1:6443" } }, { name: staging, cluster: { server: "https://[fd00::2]:6443", proxy-url: "http://127.0.0.1:3128" } }]
+users: [{ name: u, user: { token: t } }]
+`,
+    );
+    const staging = await loadClusterConnection({ kubeconfigPath: two, context: "staging", env: {} });
+    assert.equal(staging.server, "https://[fd00::2]:6443");
+    assert.equal(staging.proxy?.href, "http://127.0.0.1:3128/");
+    assert.match(staging.source, /context staging/);
+    await assert.rejects(loadClusterConnection({ kubeconfigPath: two, context: "stagin", env: {} }), (e: unknown) => e instanceof KubeconfigError && /context "stagin" is not defined \(it defines prod, staging\)/.test(e.message));
+    const noCa = kubeconfig(dir, "noca.yaml", BASE("{ token: abc }").replace("certificate-authority: ca.crt", "certificate-authority: missing-ca.crt"));
+    await assert.rejects(loadClusterConnection({ kubeconfigPath: noCa, env: {} }), (e: unknown) => e instanceof KubeconfigError && /cannot read .*missing-ca.crt \(ENOENT\)/.test(e.message));
+    await assert.rejects(loadClusterConnection({ kubeconfigPath: join(dir, "nonexistent.yaml"), env: {} }), (e: unknown) => e instanceof KubeconfigError && /cannot read kubeconfig .*nonexistent.yaml/.test(e.message));
+    await assert.rejects(loadClusterConnection({ kubeconfigPath: kubeconfig(dir, "badserver.yaml", BASE("{ token: abc }").replace("https://10.0.0.1:6443", "10.0.0.1:6443")), env: {} }), /server "10.0.0.1:6443" is not a URL \(example: https:\/\/10.0.0.1:6443\)/);
+  });
 });

@@ -22,7 +22,16 @@ describe("restore plans", () => {
   const modes: { cluster: PlanOptions["cluster"]; override?: "same-cluster" | "new-cluster"; mode: string; warning?: RegExp }[] = [
     { cluster: { identity: "cluster-a" }, mode: "same-cluster" },
     { cluster: { identity: "cluster-b" }, mode: "new-cluster" },
-    { cluster: { unreachable: "connect ECONNREFUSED" }, mode: "same-cluster", warning: /could not be checked.*--mode new-cluster/ },
+    // Positive evidence only: the pair's own recorded apiserver refuses too.
+    { cluster: { unreachable: "connect ECONNREFUSED", recordedEndpoints: { lost: true, detail: "https://10.0.0.1:6443 refuses connections" } }, mode: "same-cluster" },
+    // No recorded endpoint to confirm it: nothing is chosen, the plan says what the operator can do.
+    { cluster: { unreachable: "connect ECONNREFUSED" }, mode: "undecided" },
+    // The backed-up cluster answers at its recorded endpoint: the kubeconfig is what is wrong.
+    { cluster: { unreachable: "connect ECONNREFUSED", recordedEndpoints: { lost: false, detail: "https://10.0.0.1:6443 accepts connections" } }, mode: "undecided" },
+    // A problem on this side is never evidence of a lost control plane.
+    { cluster: { localProblem: "cannot read kubeconfig /nonexistent: ENOENT" }, mode: "undecided" },
+    { cluster: { localProblem: "cannot read kubeconfig /nonexistent: ENOENT" }, override: "new-cluster", mode: "new-cluster", warning: /--mode new-cluster chosen by you: the cluster could not be identified: cannot read kubeconfig/ },
+    { cluster: { localProblem: "TLS failed" }, override: "same-cluster", mode: "same-cluster", warning: /--mode same-cluster chosen by you/ },
     { cluster: { identity: "cluster-b" }, override: "same-cluster", mode: "same-cluster", warning: /--mode same-cluster overrides the detected new-cluster/ },
     { cluster: { identity: "cluster-a" }, override: "new-cluster", mode: "new-cluster", warning: /--mode new-cluster overrides the detected same-cluster/ },
   ];
@@ -109,7 +118,24 @@ describe("restore plans", () => {
     assert.equal(plan.mode, "same-cluster");
     assert.deepEqual(plan.warnings, []);
     assert.match(plan.why, /the run started at 2026-12-01T22:00:00.000Z/);
-    assert.equal(decideMode(pair, {}).mode, "same-cluster");
+    assert.equal(decideMode(pair, {}).mode, "undecided", "without a saved run, an empty answer proves nothing");
+  });
+
+  it("a kubeconfig typo stops the plan with what is wrong, and names both ways on", () => {
+    const plan = restorePlan({ ...base, cluster: { localProblem: "cannot read kubeconfig /nonexistent: ENOENT: no such file or directory" }, etcd: member });
+    assert.equal(plan.mode, "undecided");
+    assert.deepEqual(plan.steps, []);
+    assert.match(plan.blocked!, /cannot read kubeconfig \/nonexistent.*not evidence that its control plane is lost.*--mode new-cluster.*--mode same-cluster/);
+    const text = formatPlan(plan, pair);
+    assert.match(text, /^Path: none chosen/m);
+    assert.doesNotMatch(text, /etcd restore|same cluster —/);
+  });
+
+  it("warns that an after-backup snapshot is later than the backup's volume data", () => {
+    const late = { ...pair, snapshotTiming: "after-backup", snapshot: { ...pair.snapshot, startedAt: "2026-11-24T03:00:00Z" } } as PairRecord;
+    const plan = restorePlan({ ...base, pair: late, cluster: { identity: "cluster-a" }, etcd: member });
+    assert.match(plan.warnings.join("\n"), /taken after the backup had finished.*2026-11-24T03:00:00Z/);
+    assert.deepEqual(restorePlan({ ...base, pair: late, cluster: { identity: "cluster-b" } }).warnings, [], "Velero alone uses no snapshot");
   });
 
   it("marks what a run has done and where it waits", () => {

@@ -105,6 +105,25 @@ describe("snapshot store writes", () => {
     assert.deepEqual(readdirSync(join(dir, "snapshots")), []);
   });
 
+  it("a stream that stalls half-way (a half-open connection) fails, recoverable, within its idle bound and stores nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
+    const chunks = Array.from({ length: 8 }, () => randomBytes(32 * 1024));
+    const stalling: EtcdMaintenance = {
+      ...fakeEtcd(chunks),
+      snapshot: async () => {
+        // Two messages, then nothing more and no error: the peer vanished (a gRPC stream destroys cleanly, as this one).
+        const stream = new Readable({ objectMode: true, read: () => undefined });
+        stream.push({ header, remaining_bytes: String(8 * 32 * 1024), blob: Buffer.alloc(0) });
+        stream.push({ header, remaining_bytes: String(7 * 32 * 1024), blob: chunks[0]! });
+        return stream;
+      },
+    };
+    const started = Date.now();
+    await assert.rejects(saveSnapshot(stalling, new FilesystemStore(dir), "snapshots/stalled.db.gz", { idleMs: 300 }), (e: unknown) => e instanceof SnapshotStreamError && e.recoverable && /nothing moved for 0.3 s/.test(e.message));
+    assert.ok(Date.now() - started < 5000);
+    assert.deepEqual(readdirSync(join(dir, "snapshots")), []);
+  });
+
   it("an aborted snapshot stops the stream and stores nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "twinsnap-unit-store-"));
     const abort = new AbortController();
