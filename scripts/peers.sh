@@ -44,18 +44,27 @@ key_of() { # what a build depends on: the peer's go.mod, go.sum, build scripts a
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
+usable() { # a complete build whose peer.env names binaries that are all there (a damaged cache is rebuilt)
+  local target=$1 line path
+  [ -f "$target/.complete" ] && [ -s "$target/peer.env" ] || return 1
+  while IFS= read -r line; do
+    path=${line#*=}
+    [ -x "$path" ] || return 1
+  done < "$target/peer.env"
+}
+
 build_one() { # name: build test/peers/<name> into $cache/<name>-<key> unless it is there
   local name=$1 dir="$root/test/peers/$1" target tmp started
   [ -x "$dir/build.sh" ] || { echo "peers: no executable test/peers/$name/build.sh" >&2; return 1; }
   target="$cache/$name-$(key_of "$name")"
   started=$(now)
-  if [ -f "$target/.complete" ]; then
+  if usable "$target"; then
     echo "peers: $name: reusing $target ($(since "$started"))" >&2
     return 0
   fi
   exec {lock}>"$cache/.$name.lock"
   if command -v flock >/dev/null 2>&1; then flock "$lock"; fi
-  if [ -f "$target/.complete" ]; then # another run built it while we waited
+  if usable "$target"; then # another run built it while we waited
     echo "peers: $name: reusing $target, built by a concurrent run ($(since "$started"))" >&2
     exec {lock}>&-
     return 0
@@ -109,7 +118,7 @@ fi
     name=$(basename "$d")
     [ -x "$d/build.sh" ] || continue
     target="$cache/$name-$(key_of "$name")"
-    [ -f "$target/.complete" ] && cat "$target/peer.env"
+    usable "$target" && cat "$target/peer.env"
   done
   "$root/scripts/peers/s3-server.sh" env 2>/dev/null || true
 } > "$cache/current.env.tmp-$$"
