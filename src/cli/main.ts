@@ -17,6 +17,8 @@ import { pairsListCommand, pairsShowCommand, pairsVerifyCommand, type OutputForm
 import { DEFAULT_STORE_URL } from "../store/open-store.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
+import { formatVersionReport, versionReport } from "./version-command.js";
+import { isSea } from "node:sea";
 
 const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and etcd snapshots
 
@@ -59,7 +61,8 @@ Usage:
                        The etcd member flags are needed on the same-cluster path (a control-plane node).
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
-  twinsnap version
+  twinsnap version [--json]
+                       twinsnap's version, the Node it runs on, the Velero plugin protocol it speaks
 
 --store URL: file:///path, s3://bucket/prefix[?region=R&endpoint=URL&forcePathStyle=true&profile=P], or bsl:NAME
 (Velero's BackupStorageLocation NAME, read through --kubeconfig in --velero-namespace; written under
@@ -357,9 +360,12 @@ async function runCli(argv: string[]): Promise<number> {
       return rulesCommand({ json: values.json!, ...(values.rules ? { rulesFile: values.rules } : {}) }, out);
     }
     case "version":
-    case "--version":
-      out(`${VERSION}\n`);
+    case "--version": {
+      const { values } = parseArgs({ args: rest, options: { json: { type: "boolean", default: false } } });
+      const report = versionReport({ node: process.version, singleExecutable: isSea() });
+      out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatVersionReport(report));
       return 0;
+    }
     case "help":
     case "--help":
     case "-h":
