@@ -1,4 +1,5 @@
 // Applies a stripping policy to one object. Pure: the input is never modified.
+import { cloneTree } from "./clone.js";
 import { generalizeFieldPath, getAtPath, removeAtPath } from "./field-path.js";
 import { qualifiedKind, type KubeObject } from "./object.js";
 import { DEFAULT_STRIP_OPTIONS, type RestoreSettings, type Stage, type StripContext, type StripOptions, type StripRule } from "./strip-rule.js";
@@ -43,7 +44,7 @@ export function stripObject(input: KubeObject, policy: StripPolicy, request: Str
   const kind = qualifiedKind(input);
   if (isExempt(input, kind, policy)) return { object: input, removed: [] };
 
-  const object = structuredClone(input);
+  const object = cloneTree(input);
   const preserved = preservedEntries(input);
   const ctx: StripContext = {
     stage: request.stage,

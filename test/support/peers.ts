@@ -16,6 +16,7 @@ export type PeerName =
   | "VELERO_BIN"
   | "VELERO_PLUGIN_AWS_BIN"
   | "VELERO_PLUGIN_CLIENT_BIN"
+  | "GO_REFERENCE_PLUGIN_BIN"
   | "HELM_BIN"
   | "MOTO_SERVER_BIN";
 
