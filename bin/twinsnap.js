@@ -12,5 +12,5 @@ if (Number(process.versions.node.split(".")[0]) < 24 && existsSync(pinned)) {
   if (run.signal) process.kill(process.pid, run.signal);
   process.exit(run.status ?? 1);
 } else {
-  await import("../dist/src/cli/main.js");
+  await import("../dist/src/cli/entry.js");
 }

@@ -53,7 +53,7 @@ module.exports = loaded.exports;
 `;
 await build({
   ...common,
-  entryPoints: [join(root, "src", "cli", "main.ts")],
+  entryPoints: [join(root, "src", "cli", "entry.ts")],
   outfile: bundle,
   plugins: [
     {
@@ -67,9 +67,14 @@ await build({
 });
 
 const blob = join(work, "sea-prep.blob");
+// V8 flags the executable always runs with. Node 24 sizes the young generation from the machine's memory (up to
+// 64 MiB semi-spaces on a large node), so a plugin under a burst of Execute calls grew to 200+ MiB before a
+// scavenge; small semi-spaces keep it near its working set at a small cost in GC time
+// (bench/results/plugin-execute.json). TWINSNAP_SEA_EXEC_ARGV replaces them, to compare.
+const seaExecArgv = (process.env.TWINSNAP_SEA_EXEC_ARGV ?? "--max-semi-space-size=2").split(/\s+/).filter(Boolean);
 // The V8 code cache of the bundle goes into the executable: each start skips compiling the JavaScript
 // (TWINSNAP_SEA_CODE_CACHE=0 builds without it, to compare).
-writeFileSync(join(work, "sea-config.json"), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: process.env.TWINSNAP_SEA_CODE_CACHE !== "0", assets: { "s3-store.cjs": s3Asset } }));
+writeFileSync(join(work, "sea-config.json"), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: process.env.TWINSNAP_SEA_CODE_CACHE !== "0", execArgv: seaExecArgv, assets: { "s3-store.cjs": s3Asset } }));
 execFileSync(node, ["--experimental-sea-config", join(work, "sea-config.json")], { stdio: "inherit" });
 
 const exe = join(out, "twinsnap");
