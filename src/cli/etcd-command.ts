@@ -2,6 +2,7 @@
 import { connectEtcd } from "../etcd/etcd-client.js";
 import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
 import { saveSnapshot } from "../etcd/snapshot.js";
+import { DEFAULT_SNAPSHOT_COMPRESSION, snapshotExtension, type SnapshotCompression } from "../etcd/compression.js";
 import { openCliStore } from "./cli-store.js";
 import { Readable } from "node:stream";
 
@@ -18,16 +19,21 @@ export interface EtcdSnapshotOptions {
   kubeconfig?: string;
   veleroNamespace: string;
   env: Readonly<Record<string, string | undefined>>;
+  /** Default zstd; the key ends in .db.zst, .db.gz or .db accordingly. */
+  compression?: SnapshotCompression;
+  /** Also read the stored object back in full (a second pass; the first already verifies). */
+  readBack?: boolean;
 }
 
 export async function etcdSnapshotCommand(opts: EtcdSnapshotOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const store = await openCliStore(opts);
   const client = connectEtcd({ endpoints: opts.endpoints, ...(opts.caFile ? { caFile: opts.caFile } : {}), ...(opts.certFile ? { certFile: opts.certFile } : {}), ...(opts.keyFile ? { keyFile: opts.keyFile } : {}) });
   try {
-    const key = `snapshots/${opts.name}.db.gz`;
+    const compression = opts.compression ?? DEFAULT_SNAPSHOT_COMPRESSION;
+    const key = `snapshots/${opts.name}${snapshotExtension(compression)}`;
     io.err(`snapshotting etcd at ${opts.endpoints.join(",")} into ${store.url}/${key}...\n`);
-    const record = await saveSnapshot(client, store, key);
-    const etcdutl = opts.etcdutl ? await etcdutlSnapshotStatus(opts.etcdutl, store, key) : undefined;
+    const record = await saveSnapshot(client, store, key, { compression, readBack: opts.readBack ?? false });
+    const etcdutl = opts.etcdutl ? await etcdutlSnapshotStatus(opts.etcdutl, store, key, compression) : undefined;
     if (etcdutl && String(etcdutl.revision) !== record.revision) {
       throw new Error(`etcdutl reads revision ${etcdutl.revision} from ${key}, the stream said ${record.revision}`);
     }

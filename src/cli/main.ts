@@ -19,6 +19,7 @@ import { UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
 import { formatVersionReport, versionReport } from "./version-command.js";
 import { isSea } from "node:sea";
+import { DEFAULT_SNAPSHOT_COMPRESSION, SNAPSHOT_COMPRESSIONS } from "../etcd/compression.js";
 
 const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and etcd snapshots
 
@@ -32,7 +33,7 @@ Usage:
   twinsnap apply [--dry-run] [--concurrency N] [--kubeconfig FILE] [--rules FILE] DIR|FILE...
                        apply manifests in dependency order (server-side apply), CRDs before their resources
   twinsnap etcd snapshot --endpoints URL[,URL] [--cacert F --cert F --key F] [--store URL] [--name NAME]
-                 [--etcdutl PATH]
+                 [--etcdutl PATH] [--compression zstd|gzip|none] [--read-back]
                        stream a verified etcd snapshot into a store (default ${DEFAULT_STORE_URL})
   twinsnap etcd restore (--backup NAME | --snapshot NAME) --data-dir DIR --name MEMBER [--store URL]
                  [--initial-cluster a=URL,b=URL] [--initial-advertise-peer-urls URL] [--etcdutl PATH]
@@ -208,9 +209,13 @@ async function runCli(argv: string[]): Promise<number> {
           etcdutl: { type: "string" },
           kubeconfig: { type: "string" },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
+          compression: { type: "string", default: DEFAULT_SNAPSHOT_COMPRESSION },
+          "read-back": { type: "boolean", default: false },
         },
       });
       if (!values.endpoints) throw new UsageError("etcd snapshot needs --endpoints (e.g. https://127.0.0.1:2379)");
+      const compression = SNAPSHOT_COMPRESSIONS.find((c) => c === values.compression);
+      if (!compression) throw new UsageError(`--compression must be one of ${SNAPSHOT_COMPRESSIONS.join(", ")} (got "${values.compression}")`);
       return etcdSnapshotCommand(
         {
           endpoints: values.endpoints.split(",").map((e) => e.trim()).filter(Boolean),
@@ -218,6 +223,8 @@ async function runCli(argv: string[]): Promise<number> {
           name: values.name ?? `etcd-${new Date().toISOString().replace(/[:.]/g, "-")}`,
           veleroNamespace: values["velero-namespace"]!,
           env: process.env,
+          compression,
+          readBack: values["read-back"]!,
           ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
           ...(values.cacert ? { caFile: values.cacert } : {}),
           ...(values.cert ? { certFile: values.cert } : {}),

@@ -95,7 +95,7 @@ async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | un
     try {
       await verifyStoredSnapshot(store, r.snapshot);
       if (etcdutl) {
-        const status = await etcdutlSnapshotStatus(etcdutl, store, r.snapshot.key);
+        const status = await etcdutlSnapshotStatus(etcdutl, store, r.snapshot.key, r.snapshot.compression);
         if (String(status.revision) !== r.snapshot.revision) issues.push(`etcdutl reads revision ${status.revision}, the record says ${r.snapshot.revision}`);
       }
     } catch (err) {

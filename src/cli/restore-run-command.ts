@@ -66,7 +66,7 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     async verifySnapshot(etcdutl) {
       if (!snapshot) throw new Error(`backup ${pair.backup.name} has no etcd snapshot`);
       await verifyStoredSnapshot(store, snapshot);
-      const status = await etcdutlSnapshotStatus(etcdutl, store, snapshot.key);
+      const status = await etcdutlSnapshotStatus(etcdutl, store, snapshot.key, snapshot.compression);
       if (String(status.revision) !== snapshot.revision) throw new Error(`etcdutl reads revision ${status.revision} from the snapshot, the pair recorded ${snapshot.revision}`);
       return `snapshot ${snapshot.key} reads back (${snapshot.snapshotBytes} bytes, sha256 ${snapshot.snapshotSha256.slice(0, 12)}…); etcdutl reads revision ${status.revision}, ${status.totalKey} keys`;
     },

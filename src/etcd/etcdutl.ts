@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { createGunzip } from "node:zlib";
+import { compressionOfKey, decompressor, type SnapshotCompression } from "./compression.js";
 import type { ObjectStore } from "../store/object-store.js";
 
 const run = promisify(execFile);
@@ -24,11 +24,11 @@ export class EtcdutlError extends Error {
 }
 
 /** Unpacks a stored snapshot to a temporary file and asks etcdutl about it. */
-export async function etcdutlSnapshotStatus(etcdutl: string, store: ObjectStore, key: string): Promise<EtcdutlStatus> {
+export async function etcdutlSnapshotStatus(etcdutl: string, store: ObjectStore, key: string, compression: SnapshotCompression = compressionOfKey(key)): Promise<EtcdutlStatus> {
   const dir = await mkdtemp(join(tmpdir(), "twinsnap-verify-"));
   try {
     const file = join(dir, "snapshot.db");
-    await pipeline(await store.get(key), createGunzip(), createWriteStream(file));
+    await pipeline(await store.get(key), decompressor(compression), createWriteStream(file));
     let stdout: string;
     try {
       ({ stdout } = await run(etcdutl, ["snapshot", "status", file, "--write-out=json"]));

@@ -8,7 +8,7 @@ import { rename, rm } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { createGunzip } from "node:zlib";
+import { compressionOfKey, decompressor } from "./compression.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { SnapshotIntegrityError, type SnapshotRecord } from "./snapshot.js";
 
@@ -21,7 +21,7 @@ export interface Member {
 
 export interface RestoreMemberOptions {
   store: ObjectStore;
-  snapshot: Pick<SnapshotRecord, "key" | "snapshotBytes" | "snapshotSha256" | "revision">;
+  snapshot: Pick<SnapshotRecord, "key" | "snapshotBytes" | "snapshotSha256" | "revision"> & { compression?: SnapshotRecord["compression"] };
   member: Member;
   /** Every member of the restored cluster (for --initial-cluster); just `member` for a single-member etcd. */
   cluster: Member[];
@@ -90,7 +90,7 @@ export async function restoreMember(opts: RestoreMemberOptions): Promise<{ dataD
     },
   });
   try {
-    await pipeline(await opts.store.get(opts.snapshot.key), createGunzip(), tap, createWriteStream(snapshotFile));
+    await pipeline(await opts.store.get(opts.snapshot.key), decompressor(opts.snapshot.compression ?? compressionOfKey(opts.snapshot.key)), tap, createWriteStream(snapshotFile));
     const actual = { bytes, sha256: hash.digest("hex") };
     if (actual.bytes !== opts.snapshot.snapshotBytes || actual.sha256 !== opts.snapshot.snapshotSha256) {
       throw new SnapshotIntegrityError(opts.snapshot.key, { bytes: opts.snapshot.snapshotBytes, sha256: opts.snapshot.snapshotSha256 }, actual);

@@ -1,9 +1,11 @@
-// An etcd snapshot, streamed from Maintenance.Snapshot through sha256 and gzip into a store, in constant memory
-// whatever the database size, then verified by reading back what was stored.
+// An etcd snapshot, streamed from Maintenance.Snapshot through sha256 and compression (zstd by default) into a
+// store, in constant memory whatever the database size, and verified in the same pass: the compressed bytes are
+// decompressed again as they go out and must hash to what etcd sent, and the store hashes what it writes.
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip, createGzip } from "node:zlib";
+import { compressionOfKey, compressor, DEFAULT_SNAPSHOT_COMPRESSION, decompressor, type SnapshotCompression } from "./compression.js";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
 import { BoltRevisionReader } from "./bolt-revision.js";
@@ -12,7 +14,8 @@ import { BoltRevisionReader } from "./bolt-revision.js";
 export interface SnapshotRecord {
   store: string;
   key: string;
-  compression: "gzip";
+  /** Records before zstd existed say "gzip". */
+  compression: SnapshotCompression;
   /** The etcd revision the snapshot holds: its newest key, as `etcdutl snapshot status` reads it. */
   revision: string;
   /**
@@ -28,7 +31,7 @@ export interface SnapshotRecord {
   /** The snapshot as etcd sent it (what `etcdutl snapshot restore` takes). */
   snapshotBytes: number;
   snapshotSha256: string;
-  /** The object in the store (gzip of the above). */
+  /** The object in the store (the above, compressed). */
   storedBytes: number;
   storedSha256: string;
   startedAt: string;
@@ -89,6 +92,13 @@ export class SnapshotAbortedError extends Error {
 
 export interface SaveSnapshotOptions {
   now?: () => Date;
+  /** Default zstd. */
+  compression?: SnapshotCompression;
+  /**
+   * Also read the whole stored object back and check it (a second full pass). Off by default: the first pass
+   * already proves what the read-back would (see verifyInPass); `pairs verify` and restores read it back anyway.
+   */
+  readBack?: boolean;
   /** Aborting destroys the stream; the store removes its partial object and the call rejects with SnapshotAbortedError. */
   signal?: AbortSignal;
 }
@@ -101,7 +111,6 @@ const TRAILER_BYTES = 32;
  * carries the sha256 of everything before it. A stream that ends short or damaged fails here, so it is never stored.
  */
 class SnapshotBytes extends Transform {
-  readonly hash = createHash("sha256");
   bytes = 0;
   header: SnapshotChunk["header"] | undefined;
   private announced: number | undefined;
@@ -125,7 +134,6 @@ class SnapshotBytes extends Transform {
     this.revisions ??= new BoltRevisionReader(this.announced);
     if (blob.length === 0) return done();
     this.revisions.update(blob);
-    this.hash.update(blob);
     this.bytes += blob.length;
     // Everything but the last 32 bytes seen so far is database; those may be the trailer.
     if (blob.length >= TRAILER_BYTES) {
@@ -146,10 +154,50 @@ class SnapshotBytes extends Transform {
     if (this.announced === undefined || this.bytes !== expected) {
       return done(new SnapshotIncompleteError(`etcd's snapshot stream ended early: ${this.bytes} of ${expected} bytes (database and sha256 trailer)`));
     }
+    // One hashing pass: the sha256 of the whole stream is the database's hash state continued with the trailer.
+    this.sha256 = this.dataHash.copy().update(this.tail).digest("hex");
     if (!this.dataHash.digest().equals(this.tail)) {
       return done(new SnapshotIncompleteError(`the snapshot etcd sent does not match its own sha256 trailer (${expected} bytes): the stream was damaged`));
     }
     done();
+  }
+
+  /** The sha256 of everything etcd sent (database and trailer), once the stream has ended. */
+  sha256 = "";
+}
+
+/**
+ * Passes the compressed bytes on unchanged and decompresses a copy of them as they go: at the end, what comes
+ * out must be what etcd sent (size and sha256). This is what reading the stored object back used to prove about
+ * the compression, without a second pass over the store; the store itself hashes what it writes.
+ */
+class RoundTripCheck extends Transform {
+  private readonly inflate: Transform;
+  private readonly hash = createHash("sha256");
+  bytes = 0;
+
+  constructor(compression: SnapshotCompression) {
+    super();
+    this.inflate = decompressor(compression);
+    this.inflate.on("error", (err) => this.destroy(new SnapshotIntegrityError("(in pass)", { bytes: 0, sha256: "" }, { bytes: this.bytes, sha256: `(does not decompress: ${err.message})` })));
+    this.inflate.on("data", (chunk: Buffer) => {
+      this.hash.update(chunk);
+      this.bytes += chunk.length;
+    });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
+    if (this.inflate.write(chunk)) done(null, chunk);
+    else this.inflate.once("drain", () => done(null, chunk));
+  }
+
+  override _flush(done: (err?: Error | null) => void): void {
+    once(this.inflate, "end").then(() => done(), done);
+    this.inflate.end();
+  }
+
+  result(): { bytes: number; sha256: string } {
+    return { bytes: this.bytes, sha256: this.hash.digest("hex") };
   }
 }
 
@@ -163,7 +211,9 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     throw new EtcdUnavailableError(`etcd is not reachable: ${(err as Error).message}`, { cause: err });
   }
 
+  const compression = options.compression ?? DEFAULT_SNAPSHOT_COMPRESSION;
   const blobs = new SnapshotBytes();
+  const roundTrip = new RoundTripCheck(compression);
   let stored;
   // Which side broke first: an etcd error also destroys the store's input and a store error the etcd stream,
   // so the first error seen tells the operator where to look.
@@ -172,19 +222,22 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   try {
     if (options.signal?.aborted) throw new SnapshotAbortedError("stopped before the snapshot started");
     const stream = await client.snapshot();
-    const gz = createGzip();
+    const gz = compressor(compression);
     stream.once("error", (error: Error) => (first ??= { side: "etcd", error }));
     blobs.once("error", (error: Error) => (first ??= { side: "etcd", error }));
-    gz.once("error", (error: Error) => (first ??= { side: "store", error }));
-    const body = pipeline(stream, blobs, gz, ...(options.signal ? [{ signal: options.signal }] : [])).catch((err: unknown) => {
-      gz.destroy(err as Error); // make the store's write fail too, so nothing is published
+    const stages = compression === "none" ? [stream, blobs, gz] : [stream, blobs, gz, roundTrip];
+    const out = stages.at(-1) as Transform;
+    // The last stage is what the store reads: its errors (the store closing it) are the store's side.
+    out.once("error", (error: Error) => (first ??= { side: "store", error }));
+    const body = pipeline(stages as [typeof stream, ...Transform[]], ...(options.signal ? [{ signal: options.signal }] : [])).catch((err: unknown) => {
+      out.destroy(err as Error); // make the store's write fail too, so nothing is published
       throw err;
     });
     // Wait for both sides: when the stream breaks, the store must have removed its partial object before we
     // report the failure (a caller may retry at once).
     // A store that gives up without consuming its input would leave the stream waiting: stop it here too.
-    const putting = store.put(key, gz).catch((err: unknown) => {
-      gz.destroy(err as Error);
+    const putting = store.put(key, out).catch((err: unknown) => {
+      out.destroy(err as Error);
       throw err;
     });
     const [put, streamed] = await Promise.allSettled([putting, body]);
@@ -206,7 +259,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   const record: SnapshotRecord = {
     store: store.url,
     key,
-    compression: "gzip",
+    compression,
     revision: String(blobs.revision() ?? status.header.revision),
     revisionFrom: blobs.revision() !== undefined ? "snapshot" : "status-before-stream",
     clusterId: blobs.header?.cluster_id ?? status.header.cluster_id,
@@ -214,14 +267,20 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     etcdVersion: status.version,
     dbSizeBytes: Number(status.dbSize),
     snapshotBytes: blobs.bytes,
-    snapshotSha256: blobs.hash.digest("hex"),
+    snapshotSha256: blobs.sha256,
     storedBytes: stored.size,
     storedSha256: stored.sha256,
     startedAt: startedAt.toISOString(),
     finishedAt: now().toISOString(),
   };
   try {
-    await verifyStoredSnapshot(store, record);
+    verifyInPass(record, compression === "none" ? { bytes: stored.size, sha256: stored.sha256 } : roundTrip.result());
+    // The object is there, whole: its size as the store reports it now.
+    const head = await store.head(key);
+    if (head?.size !== record.storedBytes) {
+      throw new SnapshotIntegrityError(key, { bytes: record.storedBytes, sha256: record.storedSha256 }, { bytes: head?.size ?? 0, sha256: "(not read)" });
+    }
+    if (options.readBack) await verifyStoredSnapshot(store, record);
   } catch (err) {
     await store.delete(key).catch(() => undefined); // a snapshot that does not read back must not look like one
     throw err;
@@ -229,8 +288,21 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   return record;
 }
 
-/** Reads the stored object back: its size and hash, and the size and hash of the snapshot inside. */
-export async function verifyStoredSnapshot(store: ObjectStore, record: Pick<SnapshotRecord, "key" | "storedBytes" | "storedSha256" | "snapshotBytes" | "snapshotSha256">): Promise<void> {
+/** What the compressed bytes decompress to, as they went into the store, must be what etcd sent. */
+function verifyInPass(record: SnapshotRecord, decompressed: { bytes: number; sha256: string }): void {
+  if (decompressed.bytes !== record.snapshotBytes || decompressed.sha256 !== record.snapshotSha256) {
+    throw new SnapshotIntegrityError(record.key, { bytes: record.snapshotBytes, sha256: record.snapshotSha256 }, decompressed);
+  }
+}
+
+/**
+ * Reads the stored object back: its size and hash, and the size and hash of the snapshot inside. Reads what the
+ * record says it is (records before zstd say gzip; without a record, the key's ending).
+ */
+export async function verifyStoredSnapshot(
+  store: ObjectStore,
+  record: Pick<SnapshotRecord, "key" | "storedBytes" | "storedSha256" | "snapshotBytes" | "snapshotSha256"> & { compression?: SnapshotCompression },
+): Promise<void> {
   const storedHash = createHash("sha256");
   const rawHash = createHash("sha256");
   let storedBytes = 0;
@@ -245,7 +317,15 @@ export async function verifyStoredSnapshot(store: ObjectStore, record: Pick<Snap
     });
   const sink = new Transform({ transform: (_c, _e, done) => done() });
   sink.resume();
-  await pipeline(await store.get(record.key), tap(storedHash, (n) => (storedBytes += n)), createGunzip(), tap(rawHash, (n) => (rawBytes += n)), sink);
+  const compression = record.compression ?? compressionOfKey(record.key);
+  try {
+    await pipeline(await store.get(record.key), tap(storedHash, (n) => (storedBytes += n)), decompressor(compression), tap(rawHash, (n) => (rawBytes += n)), sink);
+  } catch (err) {
+    // zlib's codes (Z_DATA_ERROR, ZSTD_error_...): the stored bytes are not what was written.
+    const code = String((err as NodeJS.ErrnoException).code ?? "");
+    if (!code.startsWith("Z_") && !code.startsWith("ZSTD_")) throw err;
+    throw new SnapshotIntegrityError(record.key, { bytes: record.storedBytes, sha256: record.storedSha256 }, { bytes: storedBytes, sha256: `(not ${compression} data: ${(err as Error).message})` });
+  }
   const stored = { bytes: storedBytes, sha256: storedHash.digest("hex") };
   const raw = { bytes: rawBytes, sha256: rawHash.digest("hex") };
   if (stored.bytes !== record.storedBytes || stored.sha256 !== record.storedSha256) {
