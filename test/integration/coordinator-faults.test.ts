@@ -193,7 +193,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     assert.equal(store.snapshotUploads, 2);
     assert.deepEqual(retries(), [1500]);
     const record = recordIn(storeDir, "store-hiccup")!;
-    assert.deepEqual(snapshotFiles(storeDir), [`${record.backup.uid}.db.gz`]);
+    assert.deepEqual(snapshotFiles(storeDir), [`${record.backup.uid}.db.zst`]);
     const verified = await twinsnap(["pairs", "verify", "store-hiccup", "--store", `file://${storeDir}`, "--etcdutl", peer("ETCDUTL_BIN")]);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });
