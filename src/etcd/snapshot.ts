@@ -176,10 +176,11 @@ class RoundTripCheck extends Transform {
   private readonly hash = createHash("sha256");
   bytes = 0;
 
-  constructor(compression: SnapshotCompression) {
+  constructor(compression: SnapshotCompression, key: string) {
     super();
     this.inflate = decompressor(compression);
-    this.inflate.on("error", (err) => this.destroy(new SnapshotIntegrityError("(in pass)", { bytes: 0, sha256: "" }, { bytes: this.bytes, sha256: `(does not decompress: ${err.message})` })));
+    // Compression that does not round-trip: nothing is stored, and the error says the bytes were not as written.
+    this.inflate.on("error", (err) => this.destroy(new SnapshotIntegrityError(key, { bytes: 0, sha256: "(what etcd sent)" }, { bytes: this.bytes, sha256: `(does not decompress: ${err.message})` })));
     this.inflate.on("data", (chunk: Buffer) => {
       this.hash.update(chunk);
       this.bytes += chunk.length;
@@ -213,7 +214,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
 
   const compression = options.compression ?? DEFAULT_SNAPSHOT_COMPRESSION;
   const blobs = new SnapshotBytes();
-  const roundTrip = new RoundTripCheck(compression);
+  const roundTrip = new RoundTripCheck(compression, key);
   let stored;
   // Which side broke first: an etcd error also destroys the store's input and a store error the etcd stream,
   // so the first error seen tells the operator where to look.
@@ -222,10 +223,10 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   try {
     if (options.signal?.aborted) throw new SnapshotAbortedError("stopped before the snapshot started");
     const stream = await client.snapshot();
-    const gz = compressor(compression);
+    const compress = compressor(compression);
     stream.once("error", (error: Error) => (first ??= { side: "etcd", error }));
     blobs.once("error", (error: Error) => (first ??= { side: "etcd", error }));
-    const stages = compression === "none" ? [stream, blobs, gz] : [stream, blobs, gz, roundTrip];
+    const stages = compression === "none" ? [stream, blobs, compress] : [stream, blobs, compress, roundTrip];
     const out = stages.at(-1) as Transform;
     // The last stage is what the store reads: its errors (the store closing it) are the store's side.
     out.once("error", (error: Error) => (first ??= { side: "store", error }));
