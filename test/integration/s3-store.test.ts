@@ -242,10 +242,10 @@ describe("S3 store on a real S3 server (moto)", function () {
       const store = await open("etcd");
       const client = connectEtcd({ endpoints: [etcd.endpoint] });
       try {
-        const record = await saveSnapshot(client, store, "snapshots/direct.db.gz");
+        const record = await saveSnapshot(client, store, "snapshots/direct.db.zst");
         assert.equal(record.store, store.url);
         await verifyStoredSnapshot(store, record);
-        const status = await etcdutlSnapshotStatus(peer("ETCDUTL_BIN"), store, record.key);
+        const status = await etcdutlSnapshotStatus(peer("ETCDUTL_BIN"), store, record.key, record.compression);
         assert.equal(String(status.revision), record.revision);
         assert.ok(status.totalKey >= 500);
       } finally {
