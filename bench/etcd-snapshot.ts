@@ -1,6 +1,7 @@
 // Benchmark: an etcd snapshot of a large database, `etcdctl snapshot save` and twinsnap's `saveSnapshot` (through
-// `twinsnap etcd snapshot`, which streams through sha256 and gzip into the store and reads the object back to
-// verify it) side by side in one run, each as its own process so that peak RSS is per run.
+// `twinsnap etcd snapshot`: sha256, zstd and the in-pass verification into the store) side by side in one run,
+// each as its own process so that peak RSS is per run; also twinsnap as it was before zstd (`--compression gzip
+// --read-back`: gzip and a second full pass reading the object back), to show what the change bought.
 //   TWINSNAP_BENCH_ETCD_MB=64             database size to fill (default 512)
 //   TWINSNAP_BENCH_ETCD_CACHE=/tmp/dir    keep the filled data directory there and reuse it on the next run
 //                                          (default: filled in a temporary directory and removed afterwards)
@@ -149,12 +150,16 @@ export async function benchEtcdSnapshot(opts: EtcdSnapshotBenchOptions) {
           return result;
         },
       },
-      ...[{ name: "file", url: `file://${join(work, "store")}`, env: {} as Record<string, string> }, ...opts.extraStores].map((store) => ({
+      ...[
+        { name: "file", url: `file://${join(work, "store")}`, env: {} as Record<string, string>, flags: [] as string[] },
+        { name: "file-gzip-read-back", url: `file://${join(work, "store")}`, env: {}, flags: ["--compression", "gzip", "--read-back"] },
+        ...opts.extraStores.map((s) => ({ ...s, flags: [] as string[] })),
+      ].map((store) => ({
         name: `twinsnap-${store.name}`,
         run: async () => {
-          const m = await measured(twinsnap, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", store.url, "--name", "bench"], store.env);
+          const m = await measured(twinsnap, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", store.url, "--name", "bench", ...store.flags], store.env);
           const record = JSON.parse(m.stdout) as { snapshotBytes: number; storedBytes: number; startedAt: string; finishedAt: string };
-          if (store.name === "file") rmSync(join(work, "store"), { recursive: true, force: true });
+          if (store.url.startsWith("file://")) rmSync(join(work, "store"), { recursive: true, force: true });
           return { m, snapshotBytes: record.snapshotBytes, storedBytes: record.storedBytes, streamMs: Date.parse(record.finishedAt) - Date.parse(record.startedAt) };
         },
       })),
@@ -165,8 +170,11 @@ export async function benchEtcdSnapshot(opts: EtcdSnapshotBenchOptions) {
     // A store that cannot be used (an s3:// URL before the S3 store exists, moto refusing) is reported as such;
     // the other sides still run. The file store and etcdctl sides must work.
     const failed = new Map<string, string>();
+    const loadPerRound: number[][] = [];
     for (let r = 0; r < opts.rounds; r++) {
-      for (const side of sides) {
+      loadPerRound.push(loadavg().map(round2));
+      // Alternating order: a change of load on the machine falls on every side alike.
+      for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
         if (failed.has(side.name)) continue;
         process.stderr.write(`  round ${r + 1}: ${side.name}...\n`);
         try {
@@ -188,7 +196,7 @@ export async function benchEtcdSnapshot(opts: EtcdSnapshotBenchOptions) {
         peakRssMiB: Math.max(...rs.map((x) => x.m.peakRssMiB)),
         snapshotBytes: bytes,
         ...(rs[0]!.storedBytes !== undefined ? { storedBytes: rs[0]!.storedBytes, compressionRatio: round2(bytes / rs[0]!.storedBytes) } : {}),
-        ...(rs[0]!.streamMs !== undefined ? { streamAndStoreMs: best(rs.map((x) => x.streamMs!)), note: "wallMs includes reading the object back to verify it (sha256 of the stored and of the unpacked bytes)" } : {}),
+        ...(rs[0]!.streamMs !== undefined ? { streamAndStoreMs: best(rs.map((x) => x.streamMs!)), note: "wallMs includes the verification: in the same pass by default, a full read-back with --read-back" } : {}),
         runs: rs.map((x) => ({ wallMs: x.m.wallMs, peakRssMiB: x.m.peakRssMiB })),
       };
     };
@@ -202,6 +210,7 @@ export async function benchEtcdSnapshot(opts: EtcdSnapshotBenchOptions) {
       rounds: opts.rounds,
       summary: "wallMs and throughput: the best round; peakRssMiB: the highest round",
       loadAverage1m: { before: loadBefore, after: round2(loadavg()[0]!) },
+      loadAverageAtEachRound: loadPerRound,
       sameSnapshotSize: sameSize,
       ...results,
       ...Object.fromEntries([...failed].map(([name, error]) => [name, { error }])),

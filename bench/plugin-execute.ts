@@ -1,21 +1,39 @@
-// Benchmark: Execute round trips to the plugin process over its unix socket, as Velero makes them.
-// Reports latency percentiles, calls/s, the plugin's peak RSS and its start time to handshake.
+// Benchmark: Execute round trips to a plugin process over its unix socket, as Velero makes them, for twinsnap
+// and a Go reference plugin (test/peers/go-reference-plugin: a BackupItemAction v2 on Velero v1.18.1's own
+// framework doing a comparable strip) side by side, through the same harness, in alternating rounds. Reports
+// latency percentiles, calls/s at 1 and 16 in flight, peak RSS and start to handshake, and twinsnap/Go ratios
+// from the medians of the rounds, with the load average around each round (this machine is shared).
 import { readFileSync } from "node:fs";
-import { fixture, pluginCommand } from "../test/support/fixtures.js";
+import { loadavg, tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { fixture } from "../test/support/fixtures.js";
 import { jsonBytes, PluginHost } from "../test/support/go-plugin-host.js";
+
+export interface PluginUnderTest {
+  label: string;
+  command: string;
+  /** The action name the plugin registers. */
+  plugin: string;
+}
+
+interface Scenario { inFlight: number; calls: number; callsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number }
+export interface RoundResult { startupMs: number[]; scenarios: Scenario[]; peakRssMiB: number; loadAverage: { before: number[]; after: number[] } }
 
 export interface ExecuteBenchResult {
   name: string;
-  command: string;
   itemBytes: number;
-  startupMs: { runs: number[]; median: number };
-  scenarios: { inFlight: number; calls: number; callsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number }[];
-  pluginPeakRssMiB: number;
+  rounds: number;
+  forms: Record<string, { command: string; plugin: string; rounds: RoundResult[]; median: { startupMs: number; callsPerSecond: Record<string, number>; p50Ms: Record<string, number>; peakRssMiB: number } }>;
+  /** twinsnap (single executable) over the Go reference: > 1 means twinsnap is faster (throughput) or slower (time, RSS). */
+  ratios?: Record<string, number>;
 }
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Peak resident set of a process, from the kernel's high-water mark. */
 export function peakRssMiB(pid: number): number {
@@ -24,25 +42,25 @@ export function peakRssMiB(pid: number): number {
   return Math.round((kb / 1024) * 10) / 10;
 }
 
-export async function benchPluginExecute(opts: { callsPerScenario?: number; startupRuns?: number; command?: string } = {}): Promise<ExecuteBenchResult> {
-  const command = opts.command ?? pluginCommand();
-  const calls = opts.callsPerScenario ?? 4000;
-  const startups: number[] = [];
-  for (let i = 0; i < (opts.startupRuns ?? 5); i++) {
-    const h = await PluginHost.start({ command });
-    startups.push(Math.round(h.startMs * 10) / 10);
+/** Without cluster credentials: both plugins only strip, nothing reaches an apiserver. */
+function isolatedEnv(): Record<string, string> {
+  return { HOME: mkdtempSync(join(tmpdir(), "twinsnap-bench-home-")), KUBECONFIG: "", KUBERNETES_SERVICE_HOST: "" };
+}
+
+async function oneRound(p: PluginUnderTest, calls: number, startupRuns: number): Promise<RoundResult> {
+  const before = loadavg().map(round2);
+  const env = isolatedEnv();
+  const startupMs: number[] = [];
+  for (let i = 0; i < startupRuns; i++) {
+    const h = await PluginHost.start({ command: p.command, env });
+    startupMs.push(Math.round(h.startMs * 10) / 10);
     await h.shutdown();
   }
-
-  const host = await PluginHost.start({ command });
-  const item = jsonBytes(fixture("deployment"));
-  const backup = jsonBytes(fixture("velero-backup"));
-  const request = { plugin: "twinsnap.dev/strip-runtime-fields", item, backup };
+  const host = await PluginHost.start({ command: p.command, env });
+  const request = { plugin: p.plugin, item: jsonBytes(fixture("deployment")), backup: jsonBytes(fixture("velero-backup")) };
   const client = host.client("BackupItemActionV2");
-  const execute = () =>
-    new Promise<void>((resolve, reject) => client.Execute!(request, (err: Error | null) => (err ? reject(err) : resolve())));
-
-  const scenarios: ExecuteBenchResult["scenarios"] = [];
+  const execute = () => new Promise<void>((resolve, reject) => client.Execute!(request, (err: Error | null) => (err ? reject(err) : resolve())));
+  const scenarios: Scenario[] = [];
   for (let i = 0; i < 200; i++) await execute(); // warm-up: JIT and connection
   for (const inFlight of [1, 16]) {
     const latencies: number[] = [];
@@ -62,15 +80,55 @@ export async function benchPluginExecute(opts: { callsPerScenario?: number; star
     const r = (x: number) => Math.round(x * 1000) / 1000;
     scenarios.push({ inFlight, calls, callsPerSecond: Math.round(calls / seconds), p50Ms: r(percentile(latencies, 50)), p99Ms: r(percentile(latencies, 99)), maxMs: r(latencies.at(-1)!) });
   }
-  const pluginPeakRssMiB = peakRssMiB(host.pid);
+  const peak = peakRssMiB(host.pid);
   await host.shutdown();
-  startups.sort((a, b) => a - b);
-  return {
-    name: "plugin-execute",
-    command,
-    itemBytes: item.length,
-    startupMs: { runs: startups, median: percentile(startups, 50) },
-    scenarios,
-    pluginPeakRssMiB,
-  };
+  return { startupMs, scenarios, peakRssMiB: peak, loadAverage: { before, after: loadavg().map(round2) } };
+}
+
+/**
+ * Runs every plugin `rounds` times, alternating (A B, B A, A B, ...) so that a change of load on the machine
+ * falls on all of them alike; medians over rounds. `reference` and `subject` name the forms the ratios compare.
+ */
+export async function benchPluginExecute(
+  plugins: PluginUnderTest[],
+  opts: { rounds?: number; callsPerScenario?: number; startupRuns?: number; subject?: string; reference?: string } = {},
+): Promise<ExecuteBenchResult> {
+  const rounds = opts.rounds ?? 3;
+  const calls = opts.callsPerScenario ?? 4000;
+  const results = new Map<string, RoundResult[]>(plugins.map((p) => [p.label, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? plugins : [...plugins].reverse();
+    for (const p of order) {
+      process.stderr.write(`  round ${r + 1}/${rounds}: ${p.label}\n`);
+      results.get(p.label)!.push(await oneRound(p, calls, opts.startupRuns ?? 5));
+    }
+  }
+  const forms: ExecuteBenchResult["forms"] = {};
+  for (const p of plugins) {
+    const rs = results.get(p.label)!;
+    const at = (inFlight: number, f: (s: Scenario) => number) => median(rs.map((x) => f(x.scenarios.find((s) => s.inFlight === inFlight)!)));
+    forms[p.label] = {
+      command: p.command,
+      plugin: p.plugin,
+      rounds: rs,
+      median: {
+        startupMs: median(rs.flatMap((x) => x.startupMs)),
+        callsPerSecond: { "1": at(1, (s) => s.callsPerSecond), "16": at(16, (s) => s.callsPerSecond) },
+        p50Ms: { "1": at(1, (s) => s.p50Ms), "16": at(16, (s) => s.p50Ms) },
+        peakRssMiB: median(rs.map((x) => x.peakRssMiB)),
+      },
+    };
+  }
+  const subject = opts.subject && forms[opts.subject];
+  const reference = opts.reference && forms[opts.reference];
+  const ratios =
+    subject && reference
+      ? {
+          throughputAt1: round2(subject.median.callsPerSecond["1"]! / reference.median.callsPerSecond["1"]!),
+          throughputAt16: round2(subject.median.callsPerSecond["16"]! / reference.median.callsPerSecond["16"]!),
+          startToHandshake: round2(subject.median.startupMs / reference.median.startupMs),
+          peakRss: round2(subject.median.peakRssMiB / reference.median.peakRssMiB),
+        }
+      : undefined;
+  return { name: "plugin-execute", itemBytes: jsonBytes(fixture("deployment")).length, rounds, forms, ...(ratios ? { ratios } : {}) };
 }

@@ -1,9 +1,10 @@
 // `npm run bench`: runs the benchmarks and writes machine-readable results to bench/results/<name>.json.
 // Numbers from these noisy machines are compared as ratios measured side by side in one run.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { PLUGIN_FORMS, REPO_ROOT } from "../test/support/fixtures.js";
+import { peer } from "../test/support/peers.js";
 import { benchPluginExecute } from "./plugin-execute.js";
 import { benchRestoreOrder } from "./restore-order.js";
 import { benchExportApply } from "./export-apply.js";
@@ -13,11 +14,17 @@ import { benchEtcdSnapshot, etcdSnapshotBenchOptions, withS3Store } from "./etcd
 import { benchSnapshotDecode } from "./snapshot-decode.js";
 
 const benches: Record<string, () => Promise<object>> = {
-  // Both forms side by side in one run: the node script and the single executable Velero runs.
-  "plugin-execute": async () => ({
-    script: await benchPluginExecute({ command: PLUGIN_FORMS.script }),
-    executable: await benchPluginExecute({ command: PLUGIN_FORMS.executable }),
-  }),
+  // Side by side in alternating rounds: the single executable Velero runs, the node script, and the Go reference
+  // plugin on Velero's own framework (peer go-reference-plugin). Ratios: executable over Go.
+  "plugin-execute": () =>
+    benchPluginExecute(
+      [
+        { label: "executable", command: PLUGIN_FORMS.executable, plugin: "twinsnap.dev/strip-runtime-fields" },
+        { label: "go-reference", command: peer("GO_REFERENCE_PLUGIN_BIN"), plugin: "reference.twinsnap.dev/strip" },
+        { label: "script", command: PLUGIN_FORMS.script, plugin: "twinsnap.dev/strip-runtime-fields" },
+      ],
+      { subject: "executable", reference: "go-reference", rounds: Number(process.env.TWINSNAP_BENCH_ROUNDS ?? "3") },
+    ),
   "restore-order": () => benchRestoreOrder(),
   // 100,000 objects (protobuf, aescbc-encrypted, JSON custom resources) decoded from a real etcd snapshot.
   "snapshot-decode": () => benchSnapshotDecode(),
@@ -40,7 +47,7 @@ const benches: Record<string, () => Promise<object>> = {
 const only = process.argv.slice(2);
 const outDir = join(REPO_ROOT, "bench", "results");
 mkdirSync(outDir, { recursive: true });
-const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryGiB: Math.round(totalmem() / 2 ** 30) };
+const machine = { node: process.version, loadAverageAtStart: loadavg(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryGiB: Math.round(totalmem() / 2 ** 30) };
 
 for (const [name, run] of Object.entries(benches)) {
   if (only.length > 0 && !only.includes(name)) continue;

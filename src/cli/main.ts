@@ -19,6 +19,9 @@ import { snapshotGetCommand } from "./snapshot-get-command.js";
 import { pairsDiffCommand } from "./pairs-diff-command.js";
 import { EXIT, NotFoundError, UsageError } from "./usage-error.js";
 import { VERSION } from "../version.js";
+import { formatVersionReport, versionReport } from "./version-command.js";
+import { isSea } from "node:sea";
+import { DEFAULT_SNAPSHOT_COMPRESSION, SNAPSHOT_COMPRESSIONS } from "../etcd/compression.js";
 
 const USAGE = `twinsnap ${VERSION}: Kubernetes disaster recovery with Velero and etcd snapshots
 
@@ -32,7 +35,8 @@ Usage:
   twinsnap apply [--dry-run] [--concurrency N] [--kubeconfig FILE] [--rules FILE] DIR|FILE...
                        apply manifests in dependency order (server-side apply), CRDs before their resources
   twinsnap etcd snapshot --endpoints URL[,URL] [--cacert F --cert F --key F] [--store URL] [--name NAME]
-                 [--etcdutl PATH] [--encrypt-to age1... | --encrypt-to-file RECIPIENTS]...
+                 [--etcdutl PATH] [--compression zstd|gzip|none] [--read-back]
+                 [--encrypt-to age1... | --encrypt-to-file RECIPIENTS]...
                        stream a verified etcd snapshot into a store (default ${DEFAULT_STORE_URL})
   twinsnap etcd restore (--backup NAME | --snapshot NAME) --data-dir DIR --name MEMBER [--store URL]
                  [--initial-cluster a=URL,b=URL] [--initial-advertise-peer-urls URL] [--etcdutl PATH] [--identity FILE]...
@@ -73,7 +77,8 @@ Usage:
                        the store). The etcd member flags are needed on the same-cluster path (a control-plane node).
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
-  twinsnap version
+  twinsnap version [--json]
+                       twinsnap's version, the Node it runs on, the Velero plugin protocol it speaks
 
 Durations are Go durations (30s, 2m, 1h30m). Exit codes, in every command: 0 done, 1 failed or problems found,
 2 usage, 3 restore run stopped at a step that is yours, 4 not found (no pair record for the backup named).
@@ -226,9 +231,13 @@ async function runCli(argv: string[]): Promise<number> {
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
           "encrypt-to": { type: "string", multiple: true },
           "encrypt-to-file": { type: "string", multiple: true },
+          compression: { type: "string", default: DEFAULT_SNAPSHOT_COMPRESSION },
+          "read-back": { type: "boolean", default: false },
         },
       });
       if (!values.endpoints) throw new UsageError("etcd snapshot needs --endpoints (e.g. https://127.0.0.1:2379)");
+      const compression = SNAPSHOT_COMPRESSIONS.find((c) => c === values.compression);
+      if (!compression) throw new UsageError(`--compression must be one of ${SNAPSHOT_COMPRESSIONS.join(", ")} (got "${values.compression}")`);
       return etcdSnapshotCommand(
         {
           endpoints: parseEndpoints("--endpoints", values.endpoints),
@@ -236,6 +245,8 @@ async function runCli(argv: string[]): Promise<number> {
           name: values.name ?? `etcd-${new Date().toISOString().replace(/[:.]/g, "-")}`,
           veleroNamespace: values["velero-namespace"]!,
           env: process.env,
+          compression,
+          readBack: values["read-back"]!,
           ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
           ...(values.cacert ? { caFile: values.cacert } : {}),
           ...(values.cert ? { certFile: values.cert } : {}),
@@ -455,9 +466,12 @@ async function runCli(argv: string[]): Promise<number> {
       return rulesCommand({ json: values.json!, ...(values.rules ? { rulesFile: values.rules } : {}) }, out);
     }
     case "version":
-    case "--version":
-      out(`${VERSION}\n`);
+    case "--version": {
+      const { values } = parseArgs({ args: rest, options: { json: { type: "boolean", default: false } } });
+      const report = versionReport({ node: process.version, singleExecutable: isSea() });
+      out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatVersionReport(report));
       return 0;
+    }
     case "help":
     case "--help":
     case "-h":

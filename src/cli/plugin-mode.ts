@@ -1,6 +1,7 @@
 // The composition root of plugin mode: what runs when Velero starts the twinsnap executable.
 // The only place in plugin mode that reads the environment and the flags Velero passes.
 import { keepItemOnFailure } from "../actions/keep-item-on-failure.js";
+import { backupPipeline } from "../actions/backup-pipeline.js";
 import { readFileSync } from "node:fs";
 import { cachedRules } from "../actions/rules-source.js";
 import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_RUNTIME_FIELDS } from "../actions/strip-runtime-fields.js";
@@ -76,19 +77,21 @@ export function buildRegistry(env: Env, log: Logger): ActionRegistry {
   const client = lazyClient(env);
   const rules = cachedRules({ reader: configReader(env, client, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
   const stripPolicy = async () => (await rules()).strip;
-  const registry = new ActionRegistry()
-    .register(keepItemOnFailure(stripRuntimeFieldsBackupAction(stripPolicy, log), log))
-    .register(keepItemOnFailure(stripRuntimeFieldsRestoreAction(stripPolicy, log), log));
+  // At backup, one action (listed as twinsnap.dev/strip-runtime-fields) runs every backup-side step in a single
+  // round trip per item (actions/backup-pipeline.ts); at restore each action is listed under its own name.
+  const backupSteps = [keepItemOnFailure(stripRuntimeFieldsBackupAction(stripPolicy, log), log)];
+  const registry = new ActionRegistry().register(keepItemOnFailure(stripRuntimeFieldsRestoreAction(stripPolicy, log), log));
   // Restore order reads the cluster (discovery at backup, readiness at restore). Velero always gives its
   // plugins in-cluster access; without any credentials the actions are not offered rather than failing items.
   if (hasClusterAccess({ env })) {
     const cluster = lazyClusterView(client);
     const dependencyRules = async () => (await rules()).dependencies;
-    registry.register(keepItemOnFailure(restoreOrderBackupAction(cluster, log, dependencyRules), log)).register(keepItemOnFailure(restoreOrderRestoreAction(cluster, log), log));
+    backupSteps.push(keepItemOnFailure(restoreOrderBackupAction(cluster, log, dependencyRules), log));
+    registry.register(keepItemOnFailure(restoreOrderRestoreAction(cluster, log), log));
   } else {
     log.debug("no cluster credentials: twinsnap.dev/restore-order is not offered");
   }
-  return registry;
+  return registry.register(backupPipeline(STRIP_RUNTIME_FIELDS, backupSteps));
 }
 
 export async function runPluginMode(env: Env, argv: readonly string[]): Promise<number> {

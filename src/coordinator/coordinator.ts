@@ -9,7 +9,7 @@ import { saveSnapshot, SnapshotAbortedError, type SnapshotRecord } from "../etcd
 import type { RawClient } from "../kube/raw-client.js";
 import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { DamagedRecordError, PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "./pair-record.js";
+import { DamagedRecordError, legacySnapshotKey, PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "./pair-record.js";
 import { nextPairingStep } from "./pairing.js";
 import { listPairRecords, readPairRecord, writePairRecord } from "./pair-store.js";
 import { chooseSnapshot, type ShareCandidate, type SnapshotTiming } from "./snapshot-sharing.js";
@@ -224,7 +224,9 @@ export class Coordinator {
     for (const r of records) if (r.snapshot) reference(r.snapshot.key, r.backup.uid);
     for (const d of damaged) {
       const uid = d.key.slice("pairs/".length, -".json".length);
-      reference(snapshotKey(uid), uid); // what a damaged record references is unknown: keep at least its own
+      // What a damaged record references is unknown: keep at least its own (where either release put it).
+      reference(snapshotKey(uid), uid);
+      reference(legacySnapshotKey(uid), uid);
       this.opts.log.warn("damaged pair record; retention leaves its snapshot alone", { key: d.key, error: d.error });
     }
     // Only this install's pairs: this cluster, this Velero namespace (two Velero installs may share a store).
@@ -245,7 +247,7 @@ export class Coordinator {
         this.opts.log.info("backup deleted; its pair will be removed after the grace period", { backup: record.backup.name, graceSeconds: grace / 1000 });
       } else if (this.now().getTime() - Date.parse(record.orphanedSince) >= grace) {
         const kept: string[] = [];
-        for (const key of new Set([snapshotKey(uid), ...(record.snapshot ? [record.snapshot.key] : [])])) {
+        for (const key of new Set([snapshotKey(uid), legacySnapshotKey(uid), ...(record.snapshot ? [record.snapshot.key] : [])])) {
           refs.get(key)?.delete(uid);
           if ((refs.get(key)?.size ?? 0) > 0 || this.sharing.has(key)) {
             kept.push(key);

@@ -67,7 +67,9 @@ export type PairCoverage =
   | { error: string; checkedAt: string };
 
 export const pairKey = (backupUid: string) => `pairs/${backupUid}.json`;
-export const snapshotKey = (backupUid: string) => `snapshots/${backupUid}.db.gz`;
+/** Where the coordinator puts a backup's snapshot (zstd); `legacySnapshotKey` is where releases before zstd did. */
+export const snapshotKey = (backupUid: string) => `snapshots/${backupUid}.db.zst`;
+export const legacySnapshotKey = (backupUid: string) => `snapshots/${backupUid}.db.gz`;
 
 const PAIR_STATES: readonly PairState[] = ["Pending", "Snapshotting", "Paired", "Failed", "BackupFailed"];
 

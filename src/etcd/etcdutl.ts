@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
+import type { SnapshotCompression } from "./compression.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { plaintextStages, type SnapshotEncryption } from "./snapshot-encryption.js";
 
@@ -24,8 +25,8 @@ export class EtcdutlError extends Error {
 }
 
 /** Unpacks a stored snapshot to a temporary file and asks etcdutl about it. */
-export async function etcdutlSnapshotStatus(etcdutl: string, store: ObjectStore, key: string, record?: { encryption?: SnapshotEncryption }, identities: readonly string[] = []): Promise<EtcdutlStatus> {
-  const stages = plaintextStages({ key, ...(record?.encryption ? { encryption: record.encryption } : {}) }, identities);
+export async function etcdutlSnapshotStatus(etcdutl: string, store: ObjectStore, key: string, record?: { encryption?: SnapshotEncryption; compression?: SnapshotCompression }, identities: readonly string[] = []): Promise<EtcdutlStatus> {
+  const stages = plaintextStages({ key, ...(record?.encryption ? { encryption: record.encryption } : {}), ...(record?.compression ? { compression: record.compression } : {}) }, identities);
   const dir = await mkdtemp(join(tmpdir(), "twinsnap-verify-")); // mkdtemp: mode 0700
   try {
     const file = join(dir, "snapshot.db");

@@ -21,7 +21,7 @@ export interface Member {
 
 export interface RestoreMemberOptions {
   store: ObjectStore;
-  snapshot: Pick<SnapshotRecord, "key" | "snapshotBytes" | "snapshotSha256" | "revision" | "encryption">;
+  snapshot: Pick<SnapshotRecord, "key" | "snapshotBytes" | "snapshotSha256" | "revision" | "encryption"> & { compression?: SnapshotRecord["compression"] };
   /** age identities for an encrypted snapshot (snapshot-encryption.ts). */
   identities?: readonly string[];
   member: Member;

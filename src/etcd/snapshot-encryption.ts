@@ -7,8 +7,8 @@
 import { readFile } from "node:fs/promises";
 import { Duplex, Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { createGunzip } from "node:zlib";
 import { Decrypter, Encrypter } from "age-encryption";
+import { compressionOfKey, decompressor, type SnapshotCompression } from "./compression.js";
 
 export class SnapshotEncryptionError extends Error {
   override readonly name = "SnapshotEncryptionError";
@@ -120,10 +120,12 @@ function webStreamOf(source: AsyncIterable<Buffer>): ReadableStream<Uint8Array> 
 }
 
 /**
- * The stages from a stored object's bytes to the snapshot etcd sent: decrypt (an encrypted record) and gunzip.
+ * The stages from a stored object's bytes to the snapshot etcd sent: decrypt (an encrypted record) and decompress
+ * (as the record says; records before zstd say gzip, and without one the key's ending tells).
  * An encrypted record without identities is a SnapshotEncryptionError that says what to pass.
  */
-export function plaintextStages(record: { key: string; encryption?: SnapshotEncryption }, identities: readonly string[] = []): Duplex[] {
-  return record.encryption ? [decryptStage(identities, `snapshot ${record.key}`), createGunzip()] : [createGunzip()];
+export function plaintextStages(record: { key: string; encryption?: SnapshotEncryption; compression?: SnapshotCompression }, identities: readonly string[] = []): Duplex[] {
+  const inflate = decompressor(record.compression ?? compressionOfKey(record.key));
+  return record.encryption ? [decryptStage(identities, `snapshot ${record.key}`), inflate] : [inflate];
 }
 

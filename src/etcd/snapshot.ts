@@ -1,9 +1,11 @@
-// An etcd snapshot, streamed from Maintenance.Snapshot through sha256 and gzip into a store, in constant memory
-// whatever the database size, then verified by reading back what was stored.
+// An etcd snapshot, streamed from Maintenance.Snapshot through sha256 and compression (zstd by default) into a
+// store, in constant memory whatever the database size, and verified in the same pass: the compressed bytes are
+// decompressed again as they go out and must hash to what etcd sent, and the store hashes what it writes.
 import { createHash } from "node:crypto";
-import { PassThrough, Transform, type Duplex, type Readable } from "node:stream";
+import { once } from "node:events";
+import { PassThrough, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip, createGzip } from "node:zlib";
+import { compressionOfKey, compressor, DEFAULT_SNAPSHOT_COMPRESSION, decompressor, type SnapshotCompression } from "./compression.js";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
 import { BoltRevisionReader } from "./bolt-revision.js";
@@ -14,7 +16,8 @@ export { plaintextStages };
 export interface SnapshotRecord {
   store: string;
   key: string;
-  compression: "gzip";
+  /** Records before zstd existed say "gzip". */
+  compression: SnapshotCompression;
   /** The etcd revision the snapshot holds: its newest key, as `etcdutl snapshot status` reads it. */
   revision: string;
   /**
@@ -30,7 +33,7 @@ export interface SnapshotRecord {
   /** The snapshot as etcd sent it (what `etcdutl snapshot restore` takes). */
   snapshotBytes: number;
   snapshotSha256: string;
-  /** The object in the store (gzip of the above). */
+  /** The object in the store (the above, compressed). */
   storedBytes: number;
   storedSha256: string;
   /** Set when the stored object is age-encrypted (snapshot-encryption.ts): gzip inside, age outside. */
@@ -109,6 +112,13 @@ export class SnapshotAbortedError extends Error {
 
 export interface SaveSnapshotOptions {
   now?: () => Date;
+  /** Default zstd. */
+  compression?: SnapshotCompression;
+  /**
+   * Also read the whole stored object back and check it (a second full pass). Off by default: the first pass
+   * already proves what the read-back would (see verifyInPass); `pairs verify` and restores read it back anyway.
+   */
+  readBack?: boolean;
   /** Aborting destroys the stream; the store removes its partial object and the call rejects with SnapshotAbortedError. */
   signal?: AbortSignal;
   /** age recipients (`age1...`): the stored object is encrypted to them after compression. */
@@ -128,7 +138,6 @@ const TRAILER_BYTES = 32;
  * carries the sha256 of everything before it. A stream that ends short or damaged fails here, so it is never stored.
  */
 class SnapshotBytes extends Transform {
-  readonly hash = createHash("sha256");
   bytes = 0;
   header: SnapshotChunk["header"] | undefined;
   private announced: number | undefined;
@@ -156,7 +165,6 @@ class SnapshotBytes extends Transform {
     this.revisions ??= new BoltRevisionReader(this.announced);
     if (blob.length === 0) return done();
     this.revisions.update(blob);
-    this.hash.update(blob);
     this.bytes += blob.length;
     // Everything but the last 32 bytes seen so far is database; those may be the trailer.
     if (blob.length >= TRAILER_BYTES) {
@@ -177,10 +185,51 @@ class SnapshotBytes extends Transform {
     if (this.announced === undefined || this.bytes !== expected) {
       return done(new SnapshotIncompleteError(`etcd's snapshot stream ended early: ${this.bytes} of ${expected} bytes (database and sha256 trailer)`));
     }
+    // One hashing pass: the sha256 of the whole stream is the database's hash state continued with the trailer.
+    this.sha256 = this.dataHash.copy().update(this.tail).digest("hex");
     if (!this.dataHash.digest().equals(this.tail)) {
       return done(new SnapshotIncompleteError(`the snapshot etcd sent does not match its own sha256 trailer (${expected} bytes): the stream was damaged`));
     }
     done();
+  }
+
+  /** The sha256 of everything etcd sent (database and trailer), once the stream has ended. */
+  sha256 = "";
+}
+
+/**
+ * Passes the compressed bytes on unchanged and decompresses a copy of them as they go: at the end, what comes
+ * out must be what etcd sent (size and sha256). This is what reading the stored object back used to prove about
+ * the compression, without a second pass over the store; the store itself hashes what it writes.
+ */
+class RoundTripCheck extends Transform {
+  private readonly inflate: Transform;
+  private readonly hash = createHash("sha256");
+  bytes = 0;
+
+  constructor(compression: SnapshotCompression, key: string) {
+    super();
+    this.inflate = decompressor(compression);
+    // Compression that does not round-trip: nothing is stored, and the error says the bytes were not as written.
+    this.inflate.on("error", (err) => this.destroy(new SnapshotIntegrityError(key, { bytes: 0, sha256: "(what etcd sent)" }, { bytes: this.bytes, sha256: `(does not decompress: ${err.message})` })));
+    this.inflate.on("data", (chunk: Buffer) => {
+      this.hash.update(chunk);
+      this.bytes += chunk.length;
+    });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
+    if (this.inflate.write(chunk)) done(null, chunk);
+    else this.inflate.once("drain", () => done(null, chunk));
+  }
+
+  override _flush(done: (err?: Error | null) => void): void {
+    once(this.inflate, "end").then(() => done(), done);
+    this.inflate.end();
+  }
+
+  result(): { bytes: number; sha256: string } {
+    return { bytes: this.bytes, sha256: this.hash.digest("hex") };
   }
 }
 
@@ -197,7 +246,9 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   const free = await store.freeBytes?.().catch(() => undefined);
   const expected = Number(status.dbSize);
   if (free !== undefined && Number.isFinite(expected) && free < expected) throw new InsufficientSpaceError(store.url, free, expected);
+  const compression = options.compression ?? DEFAULT_SNAPSHOT_COMPRESSION;
   const blobs = new SnapshotBytes();
+  const roundTrip = new RoundTripCheck(compression, key);
   let stored;
   // Which side broke first: an etcd error also destroys the store's input and a store error the etcd stream,
   // so the first error seen tells the operator where to look.
@@ -216,16 +267,17 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     watchdog();
     blobs.onChunk = watchdog;
     stream.once("close", () => clearTimeout(idle));
-    const gz = createGzip();
-    // Encryption is a stage of its own after compression, so another compressor composes with it.
+    const compress = compressor(compression);
+    // Encryption is a stage of its own after compression (ciphertext does not compress): etcd -> sha256 ->
+    // compress -> round-trip check -> encrypt -> store.
     const encrypt = options.encryptTo?.length ? encryptStage(options.encryptTo) : undefined;
-    const out = encrypt ?? gz;
     stream.once("error", (error: Error) => (first ??= { side: "etcd", error }));
     blobs.once("error", (error: Error) => (first ??= { side: "etcd", error }));
-    gz.once("error", (error: Error) => (first ??= { side: "store", error }));
-    encrypt?.once("error", (error: Error) => (first ??= { side: "store", error }));
-    const stages = encrypt ? [gz, encrypt] : [gz];
-    const body = (pipeline as (...args: unknown[]) => Promise<void>)(stream, blobs, ...stages, ...(options.signal ? [{ signal: options.signal }] : [])).catch((err: unknown) => {
+    const stages = [stream, blobs, compress, roundTrip, ...(encrypt ? [encrypt] : [])];
+    const out = stages.at(-1) as Transform;
+    // The last stage is what the store reads: its errors (the store closing it) are the store's side.
+    out.once("error", (error: Error) => (first ??= { side: "store", error }));
+    const body = (pipeline as (...args: unknown[]) => Promise<void>)(...stages, ...(options.signal ? [{ signal: options.signal }] : [])).catch((err: unknown) => {
       out.destroy(err as Error); // make the store's write fail too, so nothing is published
       throw err;
     });
@@ -255,7 +307,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   const record: SnapshotRecord = {
     store: store.url,
     key,
-    compression: "gzip",
+    compression,
     revision: String(blobs.revision() ?? status.header.revision),
     revisionFrom: blobs.revision() !== undefined ? "snapshot" : "status-before-stream",
     clusterId: blobs.header?.cluster_id ?? status.header.cluster_id,
@@ -263,7 +315,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     etcdVersion: status.version,
     dbSizeBytes: Number(status.dbSize),
     snapshotBytes: blobs.bytes,
-    snapshotSha256: blobs.hash.digest("hex"),
+    snapshotSha256: blobs.sha256,
     storedBytes: stored.size,
     storedSha256: stored.sha256,
     ...(options.encryptTo?.length ? { encryption: { format: "age" as const, recipients: [...options.encryptTo] } } : {}),
@@ -271,7 +323,13 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     finishedAt: now().toISOString(),
   };
   try {
-    await verifyStoredSnapshot(store, record);
+    verifyInPass(record, roundTrip.result());
+    // The object is there, whole: its size as the store reports it now.
+    const head = await store.head(key);
+    if (head?.size !== record.storedBytes) {
+      throw new SnapshotIntegrityError(key, { bytes: record.storedBytes, sha256: record.storedSha256 }, { bytes: head?.size ?? 0, sha256: "(not read)" });
+    }
+    if (options.readBack) await verifyStoredSnapshot(store, record);
   } catch (err) {
     await store.delete(key).catch(() => undefined); // a snapshot that does not read back must not look like one
     throw err;
@@ -279,10 +337,17 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   return record;
 }
 
-type VerifiableRecord = Pick<SnapshotRecord, "key" | "storedBytes" | "storedSha256" | "snapshotBytes" | "snapshotSha256" | "encryption">;
+/** What the compressed bytes decompress to, as they went into the store, must be what etcd sent. */
+function verifyInPass(record: SnapshotRecord, decompressed: { bytes: number; sha256: string }): void {
+  if (decompressed.bytes !== record.snapshotBytes || decompressed.sha256 !== record.snapshotSha256) {
+    throw new SnapshotIntegrityError(record.key, { bytes: record.snapshotBytes, sha256: record.snapshotSha256 }, decompressed);
+  }
+}
+
+type VerifiableRecord = Pick<SnapshotRecord, "key" | "storedBytes" | "storedSha256" | "snapshotBytes" | "snapshotSha256" | "encryption"> & { compression?: SnapshotCompression };
 
 /** The snapshot etcd sent, read from the store (decrypted and decompressed). */
-export async function readSnapshotPlaintext(store: ObjectStore, record: Pick<SnapshotRecord, "key" | "encryption">, identities: readonly string[] = []): Promise<Readable> {
+export async function readSnapshotPlaintext(store: ObjectStore, record: Pick<SnapshotRecord, "key" | "encryption"> & { compression?: SnapshotCompression }, identities: readonly string[] = []): Promise<Readable> {
   const stages = plaintextStages(record, identities);
   const source = await store.get(record.key);
   const out = new PassThrough();
@@ -291,7 +356,8 @@ export async function readSnapshotPlaintext(store: ObjectStore, record: Pick<Sna
 }
 
 /**
- * Reads the stored object back: its size and hash, and the size and hash of the snapshot inside. An encrypted
+ * Reads the stored object back: its size and hash, and the size and hash of the snapshot inside (read as the
+ * record says it is compressed: records before zstd say gzip; without a record, the key's ending). An encrypted
  * snapshot without identities (the coordinator holds only public keys) is checked as stored: size and sha256 of
  * the ciphertext; with identities it is decrypted and the snapshot inside checked too. Returns what was checked.
  */
@@ -312,7 +378,14 @@ export async function verifyStoredSnapshot(store: ObjectStore, record: Verifiabl
   const sink = new Transform({ transform: (_c, _e, done) => done() });
   sink.resume();
   const inner = storedOnly ? [] : [...plaintextStages(record, identities), tap(rawHash, (n) => (rawBytes += n))];
-  await (pipeline as (...args: unknown[]) => Promise<void>)(await store.get(record.key), tap(storedHash, (n) => (storedBytes += n)), ...inner, sink);
+  try {
+    await (pipeline as (...args: unknown[]) => Promise<void>)(await store.get(record.key), tap(storedHash, (n) => (storedBytes += n)), ...inner, sink);
+  } catch (err) {
+    // zlib's codes (Z_DATA_ERROR, ZSTD_error_...): the stored bytes are not what was written.
+    const code = String((err as NodeJS.ErrnoException).code ?? "");
+    if (!code.startsWith("Z_") && !code.startsWith("ZSTD_")) throw err;
+    throw new SnapshotIntegrityError(record.key, { bytes: record.storedBytes, sha256: record.storedSha256 }, { bytes: storedBytes, sha256: `(does not decompress: ${(err as Error).message})` });
+  }
   const stored = { bytes: storedBytes, sha256: storedHash.digest("hex") };
   const raw = { bytes: rawBytes, sha256: rawHash.digest("hex") };
   if (stored.bytes !== record.storedBytes || stored.sha256 !== record.storedSha256) {

@@ -9,6 +9,8 @@ import type { ApplyTarget } from "./ordered-apply.js";
 import type { RawClient } from "./raw-client.js";
 
 export const FIELD_MANAGER = "twinsnap";
+/** Objects of one kind in one namespace from which a LIST replaces their GETs. */
+const PREFETCH_MIN_OBJECTS = 4;
 
 export class UnknownKindError extends Error {
   override readonly name = "UnknownKindError";
@@ -31,11 +33,54 @@ export function kubeApplyTarget(client: RawClient, discovery = new Discovery(cli
     return { ...r, version: obj.apiVersion.includes("/") ? obj.apiVersion.split("/")[1]! : obj.apiVersion };
   };
   const namespaceOf = (obj: KubeObject, r: ApiResource) => (r.namespaced ? (obj.metadata.namespace ?? "default") : "");
+  // What prefetch listed: per "group/resource/namespace", the content of the objects to apply that exist.
+  const listed = new Map<string, Map<string, string>>();
+  const groupKey = (r: ApiResource, ns: string) => `${r.group}/${r.resource}/${ns}`;
 
   return {
+    async prefetch(objects) {
+      const groups = new Map<string, { r: ApiResource; ns: string; names: Set<string> }>();
+      for (const obj of objects) {
+        const group = groupOf(obj.apiVersion);
+        const found = await discovery.forKind(group, obj.kind); // no refresh: kinds a CRD of this apply adds are read one by one
+        if (!found || !found.verbs.includes("list")) continue;
+        const r = { ...found, version: obj.apiVersion.includes("/") ? obj.apiVersion.split("/")[1]! : obj.apiVersion };
+        const ns = namespaceOf(obj, r);
+        const k = groupKey(r, ns);
+        const g = groups.get(k) ?? { r, ns, names: new Set<string>() };
+        g.names.add(obj.metadata.name ?? "");
+        groups.set(k, g);
+      }
+      // Listing pays off only for several objects of a kind in a namespace (a namespace may hold thousands of
+      // Pods when a few are applied): fewer than that are read one by one.
+      const worth = [...groups].filter(([, g]) => g.names.size >= PREFETCH_MIN_OBJECTS);
+      let next = 0;
+      const lister = async () => {
+        for (let i = next++; i < worth.length; i = next++) {
+          const [k, g] = worth[i]!;
+          const contents = new Map<string, string>();
+          let token: string | undefined;
+          do {
+            const query = new URLSearchParams({ limit: "500", ...(token ? { continue: token } : {}) });
+            const page = await client.get<{ items?: KubeObject[]; metadata?: { continue?: string } }>(`${objectPath(g.r, g.ns)}?${query}`);
+            for (const item of page?.items ?? []) {
+              const name = item.metadata?.name ?? "";
+              // A list's items lack kind and apiVersion; contentOf must match what a GET of the object gives.
+              if (g.names.has(name)) contents.set(name, contentOf({ ...item, apiVersion: g.r.group ? `${g.r.group}/${g.r.version}` : g.r.version, kind: g.r.kind }));
+            }
+            token = page?.metadata?.continue || undefined;
+          } while (token);
+          listed.set(k, contents);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(4, worth.length) }, lister));
+    },
     async current(obj) {
       const r = await resourceOf(obj);
-      const found = await client.get<KubeObject>(objectPath(r, namespaceOf(obj, r), obj.metadata.name ?? ""));
+      const ns = namespaceOf(obj, r);
+      const known = listed.get(groupKey(r, ns));
+      if (known) return known.get(obj.metadata.name ?? "");
+      const found = await client.get<KubeObject>(objectPath(r, ns, obj.metadata.name ?? ""));
       return found ? contentOf(found) : undefined;
     },
     async apply(obj, dryRun) {
@@ -61,5 +106,6 @@ export function kubeApplyTarget(client: RawClient, discovery = new Discovery(cli
  */
 function contentOf(obj: KubeObject): string {
   const { resourceVersion: _rv, managedFields: _mf, ...meta } = obj.metadata;
-  return stringifyJsonText({ ...obj, metadata: meta });
+  // kind and apiVersion first whatever the source: a LIST's items lack them, a GET or PATCH answer starts with them.
+  return stringifyJsonText(Object.assign({ kind: obj.kind, apiVersion: obj.apiVersion }, obj, { metadata: meta }));
 }

@@ -23,6 +23,11 @@ export interface ApplyTarget {
   /** Server-side apply; returns the fingerprint of the resulting content. */
   apply(obj: KubeObject, dryRun: boolean): Promise<string>;
   isReady(dep: DependencyRef): Promise<boolean>;
+  /**
+   * Learn the current state of many objects at once before the apply starts (a LIST per resource and namespace
+   * instead of a GET per object); `current` answers from it where it can.
+   */
+  prefetch?(objects: readonly KubeObject[]): Promise<void>;
 }
 
 export interface OrderedApplyOptions {
@@ -55,6 +60,7 @@ export async function orderedApply(objects: readonly KubeObject[], target: Apply
   const timeoutMs = opts.readinessTimeoutMs ?? 60_000;
   const concurrency = Math.max(1, opts.concurrency ?? 8);
 
+  await target.prefetch?.(plan.order.map((o) => o.object));
   const keys = plan.order.map((o) => formatKey(keyOf(o.object)));
   const position = new Map(keys.map((k, i) => [k, i]));
   const outcomes: (ApplyOutcome | undefined)[] = new Array(keys.length);

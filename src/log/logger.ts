@@ -40,12 +40,23 @@ const textFormat = winston.format.printf((info) => {
 });
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  return winston.createLogger({
+  const logger = winston.createLogger({
     levels: LOG_LEVELS,
     level: options.level ?? "info",
     format: options.format === "text" ? textFormat : hclogFormat,
     transports: [new winston.transports.Stream({ stream: options.stream ?? process.stderr })],
-  }) as unknown as Logger;
+  });
+  // winston formats every line (a JSON.stringify here) before its transport drops it by level: the plugin's
+  // per-item debug lines cost that on every item at Velero's default level. Drop them before formatting.
+  // Set on the instance with `this`, so child loggers (Object.create of this one) keep their own fields.
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const level of Object.keys(LOG_LEVELS)) {
+    const write = methods[level]!;
+    methods[level] = function (this: winston.Logger, ...args: unknown[]) {
+      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+    };
+  }
+  return logger as unknown as Logger;
 }
 
 /** Velero passes logrus level names ("info", "warning", "panic"...); map them onto ours. */

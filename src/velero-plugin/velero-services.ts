@@ -52,6 +52,7 @@ export interface VeleroServicesOptions {
 
 export function addVeleroServices(server: grpc.Server, opts: VeleroServicesOptions): void {
   const { registry, log } = opts;
+  const decodeVeleroObject = veleroObjectDecoder();
   const unary = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) => unaryHandler(log, method, fn);
 
   server.addService(Wire.PluginLister.service, {
@@ -250,10 +251,28 @@ function keptAsSent(sent: Buffer, why: UnprocessableItem, action: string, log: L
   return sent;
 }
 
-function decodeVeleroObject(bytes: Buffer, field: string): VeleroObject {
-  if (bytes.length === 0) return {};
-  const value = decodeJson(bytes, field);
-  if (!isPlainObject(value)) throw new InvalidRequestError(`${field} must be a JSON object`);
+/**
+ * Velero sends the same Backup (or Restore) with every item of it: parse it once per server, not once per item.
+ * The parsed object is shared by every call that sends the same bytes, so it is frozen: no action can change
+ * what the next one sees.
+ */
+function veleroObjectDecoder(): (bytes: Buffer, field: string) => VeleroObject {
+  let last: { bytes: Buffer; value: VeleroObject } | undefined;
+  return (bytes, field) => {
+    if (bytes.length === 0) return {};
+    if (last && last.bytes.equals(bytes)) return last.value;
+    const value = decodeJson(bytes, field);
+    if (!isPlainObject(value)) throw new InvalidRequestError(`${field} must be a JSON object`);
+    last = { bytes: Buffer.from(bytes), value: deepFreeze(value) };
+    return value;
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
   return value;
 }
 

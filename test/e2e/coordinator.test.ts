@@ -75,7 +75,7 @@ describe("the coordinator beside the real Velero: schedules, backups, deletion",
     assert.equal(record.clusterIdentity, (await cluster.getJson(["namespace", "kube-system"])).metadata.uid);
 
     // The snapshot lies beside the record, and is what the record says.
-    const key = `${twinsnapPrefix(PREFIX)}/snapshots/${backup.metadata.uid}.db.gz`;
+    const key = `${twinsnapPrefix(PREFIX)}/snapshots/${backup.metadata.uid}.db.zst`;
     const stored = await getObject(env().store, key);
     assert.equal(stored.length, snapshot.storedBytes);
     assert.equal(createHash("sha256").update(stored).digest("hex"), snapshot.storedSha256);
@@ -164,7 +164,7 @@ describe("the coordinator beside the real Velero: schedules, backups, deletion",
     assert.ok(doomed);
     const others = before.filter((r) => r !== doomed);
     assert.ok(others.length >= 3);
-    const snapshotOf = (uid: string) => `${twinsnapPrefix(PREFIX)}/snapshots/${uid}.db.gz`;
+    const snapshotOf = (uid: string) => `${twinsnapPrefix(PREFIX)}/snapshots/${uid}.db.zst`;
 
     await velero.cli.run(["backup", "delete", "manual-first", "--confirm"]);
     await waitUntil("Velero deleted backup manual-first", async () => {

@@ -170,7 +170,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     const failed = recordIn(storeDir, "store-full")!;
     assert.equal(store.snapshotUploads, 3, "every attempt uploaded, and failed");
     assert.deepEqual(retries(), [1500, 3000]);
-    assert.match(failed.reason!, /^etcd snapshot failed after 3 attempt\(s\): storing the snapshot failed: writing snapshots\/.*\.db\.gz to file:\/\/.* failed: ENOSPC/);
+    assert.match(failed.reason!, /^etcd snapshot failed after 3 attempt\(s\): storing the snapshot failed: writing snapshots\/.*\.db\.zst to file:\/\/.* failed: ENOSPC/);
     assert.equal(failed.state, "Failed", "a Completed backup does not make a failed pair Paired");
     assert.equal(failed.snapshot, undefined);
     assert.deepEqual(snapshotFiles(storeDir), [], "no snapshot, no partial upload");
@@ -193,7 +193,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     assert.equal(store.snapshotUploads, 2);
     assert.deepEqual(retries(), [1500]);
     const record = recordIn(storeDir, "store-hiccup")!;
-    assert.deepEqual(snapshotFiles(storeDir), [`${record.backup.uid}.db.gz`]);
+    assert.deepEqual(snapshotFiles(storeDir), [`${record.backup.uid}.db.zst`]);
     const verified = await twinsnap(["pairs", "verify", "store-hiccup", "--store", `file://${storeDir}`, "--etcdutl", peer("ETCDUTL_BIN")]);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });

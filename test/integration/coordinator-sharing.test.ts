@@ -31,7 +31,7 @@ describe("shared snapshots for bursts (real etcd and kube-apiserver)", function 
   const burst = Array.from({ length: 10 }, (_, i) => `burst-${i}`);
   const records = () => pairRecords(storeDir);
   const recordOf = (name: string) => records().find((r) => r.backup.name === name);
-  const snapshots = () => snapshotFiles(storeDir).filter((f) => f.endsWith(".db.gz"));
+  const snapshots = () => snapshotFiles(storeDir).filter((f) => f.endsWith(".db.zst"));
 
   function startCoordinator(extra: { retentionGraceMs?: number; gcIntervalMs?: number } = {}) {
     const abort = new AbortController();
@@ -73,7 +73,7 @@ describe("shared snapshots for bursts (real etcd and kube-apiserver)", function 
     const keys = new Set(group.map((r) => r.snapshot!.key));
     assert.equal(keys.size, 1, "the burst shares one snapshot");
     const owner = group.find((r) => !r.sharedSnapshot)!;
-    assert.equal(owner.snapshot!.key, `snapshots/${owner.backup.uid}.db.gz`, "taken for the first of the burst");
+    assert.equal(owner.snapshot!.key, `snapshots/${owner.backup.uid}.db.zst`, "taken for the first of the burst");
     for (const r of group.filter((g) => g !== owner)) {
       assert.deepEqual(r.sharedSnapshot, { key: owner.snapshot!.key, takenFor: { name: owner.backup.name, uid: owner.backup.uid }, windowSeconds: 30 });
       assert.equal(r.snapshotTiming, "during-backup");

@@ -38,8 +38,9 @@ describe("etcd snapshots on a real etcd", function () {
     assert.equal(record.etcdutl.revision, Number(record.revision));
     assert.ok(record.etcdutl.totalKey >= 300);
     assert.match(record.snapshotSha256, /^[0-9a-f]{64}$/);
-    assert.ok(record.storedBytes < record.snapshotBytes, "gzip-compressed");
-    assert.deepEqual(readdirSync(join(storeDir, "snapshots")).sort(), ["first.db.gz", "first.json"]);
+    assert.equal(record.compression, "zstd", "the default");
+    assert.ok(record.storedBytes < record.snapshotBytes, "compressed");
+    assert.deepEqual(readdirSync(join(storeDir, "snapshots")).sort(), ["first.db.zst", "first.json"]);
   });
 
   it("records the revision the snapshot holds even while etcd is written to during the stream (as etcdutl reads it)", async () => {
@@ -100,6 +101,25 @@ describe("etcd snapshots on a real etcd", function () {
     assert.match(forced.stderr, /previous data directory was moved to .*before-twinsnap/);
   });
 
+  it("--compression gzip (what every snapshot before zstd is) and none: etcdutl reads both, and a gzip one restores", async () => {
+    const gz = JSON.parse((await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", `file://${storeDir}`, "--name", "old", "--compression", "gzip", "--etcdutl", peer("ETCDUTL_BIN")])).stdout);
+    assert.equal(gz.compression, "gzip");
+    assert.equal(gz.key, "snapshots/old.db.gz");
+    assert.deepEqual([...readFileSync(join(storeDir, "snapshots", "old.db.gz")).subarray(0, 2)], [0x1f, 0x8b]);
+    const raw = JSON.parse((await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", `file://${storeDir}`, "--name", "raw", "--compression", "none", "--read-back", "--etcdutl", peer("ETCDUTL_BIN")])).stdout);
+    assert.equal(raw.storedBytes, raw.snapshotBytes);
+    assert.equal(raw.etcdutl.revision, Number(raw.revision));
+    const work = mkdtempSync(join(tmpdir(), "twinsnap-restore-"));
+    const { stdout } = await run(TWINSNAP, ["etcd", "restore", "--snapshot", "old", "--store", `file://${storeDir}`, "--name", "old", "--data-dir", join(work, "m"), "--etcdutl", peer("ETCDUTL_BIN")]);
+    assert.match(stdout, /restored old into/);
+    await assert.rejects(run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", `file://${storeDir}`, "--name", "typo", "--compression", "zip"]), (e: { code: number; stderr: string }) => {
+      assert.equal(e.code, 2);
+      assert.match(e.stderr, /--compression must be one of zstd, gzip, none \(got "zip"\)/);
+      return true;
+    });
+    assert.ok(!existsSync(join(storeDir, "snapshots", "typo.db.zst")));
+  });
+
   it("prints the commands for the other members of a multi-member control plane", async () => {
     const work = mkdtempSync(join(tmpdir(), "twinsnap-restore-"));
     const { stdout } = await run(TWINSNAP, [
@@ -119,7 +139,7 @@ describe("etcd snapshots on a real etcd", function () {
     );
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /etcd is not reachable/);
-    assert.ok(!existsSync(join(storeDir, "snapshots", "never.db.gz")));
+    assert.ok(!existsSync(join(storeDir, "snapshots", "never.db.zst")));
     assert.ok(!readdirSync(join(storeDir, "snapshots")).some((f) => f.includes("partial")));
   });
 });

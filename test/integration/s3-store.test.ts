@@ -242,10 +242,10 @@ describe("S3 store on a real S3 server (moto)", function () {
       const store = await open("etcd");
       const client = connectEtcd({ endpoints: [etcd.endpoint] });
       try {
-        const record = await saveSnapshot(client, store, "snapshots/direct.db.gz");
+        const record = await saveSnapshot(client, store, "snapshots/direct.db.zst");
         assert.equal(record.store, store.url);
         await verifyStoredSnapshot(store, record);
-        const status = await etcdutlSnapshotStatus(peer("ETCDUTL_BIN"), store, record.key);
+        const status = await etcdutlSnapshotStatus(peer("ETCDUTL_BIN"), store, record.key, record);
         assert.equal(String(status.revision), record.revision);
         assert.ok(status.totalKey >= 500);
       } finally {
@@ -260,7 +260,7 @@ describe("S3 store on a real S3 server (moto)", function () {
       const { stdout } = await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", url, "--name", "first", "--etcdutl", peer("ETCDUTL_BIN")], { env });
       const record = JSON.parse(stdout);
       assert.equal(record.store, "s3://twinsnap/cli/prod");
-      assert.deepEqual(await s3.keys("twinsnap", "cli/"), ["cli/prod/snapshots/first.db.gz", "cli/prod/snapshots/first.json"]);
+      assert.deepEqual(await s3.keys("twinsnap", "cli/"), ["cli/prod/snapshots/first.db.zst", "cli/prod/snapshots/first.json"]);
       const dataDir = join(home, "restored");
       const restored = await run(TWINSNAP, ["etcd", "restore", "--snapshot", "first", "--store", url, "--name", "m1", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN")], { env });
       assert.match(restored.stdout, /restored m1 into/);
@@ -288,12 +288,12 @@ describe("S3 store on a real S3 server (moto)", function () {
       const url = `s3://twinsnap/exe?endpoint=${s3.url}&forcePathStyle=true`;
       const { stdout } = await run(PLUGIN_FORMS.executable, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", url, "--name", "from-exe", "--etcdutl", peer("ETCDUTL_BIN")], { env });
       assert.equal(JSON.parse(stdout).store, "s3://twinsnap/exe");
-      assert.deepEqual(await s3.keys("twinsnap", "exe/"), ["exe/snapshots/from-exe.db.gz", "exe/snapshots/from-exe.json"]);
+      assert.deepEqual(await s3.keys("twinsnap", "exe/"), ["exe/snapshots/from-exe.db.zst", "exe/snapshots/from-exe.json"]);
       // "storing the snapshot failed" only if saveSnapshot sees a StoreWriteError: the class crosses from the asset.
       const missingBucket = `s3://no-such-bucket/exe?endpoint=${s3.url}&forcePathStyle=true`;
       await assert.rejects(run(PLUGIN_FORMS.executable, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", missingBucket, "--name", "x"], { env }), (e: { stderr: string; code: number }) => {
         assert.equal(e.code, 1);
-        assert.match(e.stderr, /storing the snapshot failed: writing snapshots\/x.db.gz to s3:\/\/no-such-bucket\/exe failed: .*(bucket does not exist|NoSuchBucket)/i);
+        assert.match(e.stderr, /storing the snapshot failed: writing snapshots\/x.db.zst to s3:\/\/no-such-bucket\/exe failed: .*(bucket does not exist|NoSuchBucket)/i);
         return true;
       });
     });
@@ -347,7 +347,7 @@ describe("S3 store on a real S3 server (moto)", function () {
       assert.equal(JSON.parse(stdout).store, "s3://velero/cluster-a/plugins/twinsnap");
       assert.deepEqual(await s3.keys("velero", "cluster-a/"), [
         "cluster-a/backups/nightly/velero-backup.json",
-        "cluster-a/plugins/twinsnap/snapshots/bsl-first.db.gz",
+        "cluster-a/plugins/twinsnap/snapshots/bsl-first.db.zst",
         "cluster-a/plugins/twinsnap/snapshots/bsl-first.json",
       ]);
       const topLevel = new Set((await s3.keys("velero", "cluster-a/")).map((k) => k.split("/")[1]));
@@ -359,7 +359,7 @@ describe("S3 store on a real S3 server (moto)", function () {
     it("a BSL naming its own Secret and profile (spec.credential, config.profile) is read with them", async () => {
       const { stdout } = await twinsnap(["etcd", "snapshot", "--endpoints", etcdEndpoint, "--store", "bsl:own-secret", "--name", "own"]);
       assert.equal(JSON.parse(stdout).store, "s3://velero/cluster-b/plugins/twinsnap");
-      assert.deepEqual(await s3.keys("velero", "cluster-b/"), ["cluster-b/plugins/twinsnap/snapshots/own.db.gz", "cluster-b/plugins/twinsnap/snapshots/own.json"]);
+      assert.deepEqual(await s3.keys("velero", "cluster-b/"), ["cluster-b/plugins/twinsnap/snapshots/own.db.zst", "cluster-b/plugins/twinsnap/snapshots/own.json"]);
     });
 
     it("the coordinator pairs a backup into bsl:default; pairs list/verify and restore plan read it from there", async function () {

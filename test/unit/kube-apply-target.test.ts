@@ -1,0 +1,68 @@
+// The apiserver side of `twinsnap apply`, against a plain in-memory apiserver that counts requests: what exists
+// is learnt with one LIST per kind and namespace, not a GET per object, and the outcome is the same.
+import assert from "node:assert/strict";
+import { kubeApplyTarget } from "../../src/kube/kube-apply-target.js";
+import { orderedApply } from "../../src/kube/ordered-apply.js";
+import type { RawClient } from "../../src/kube/raw-client.js";
+import type { KubeObject } from "../../src/manifest/object.js";
+
+const cm = (ns: string, name: string, value = "v"): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns }, data: { k: value } });
+
+/** Enough of an apiserver for ConfigMaps: discovery, GET, paginated LIST (pages of 2 here), server-side apply. */
+function memoryApiserver(existing: KubeObject[]) {
+  const objects = new Map<string, KubeObject>(existing.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, { ...o, metadata: { ...o.metadata, resourceVersion: "1", managedFields: [{ manager: "old" }] } }]));
+  const requests: string[] = [];
+  let rv = 10;
+  const client: RawClient = {
+    close: () => undefined,
+    async get<T>(path: string): Promise<T | undefined> {
+      requests.push(`GET ${path}`);
+      if (path === "/apis") return { groups: [] } as T;
+      if (path === "/api/v1") return { resources: [{ name: "configmaps", kind: "ConfigMap", namespaced: true, verbs: ["get", "list", "patch"] }] } as T;
+      const list = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\?(.*)$/.exec(path);
+      if (list) {
+        const q = new URLSearchParams(list[2]);
+        const all = [...objects.values()].filter((o) => o.metadata.namespace === list[1]).map(({ apiVersion: _a, kind: _k, ...rest }) => rest);
+        const from = Number(q.get("continue") ?? 0);
+        const page = all.slice(from, from + 2);
+        return { items: page, metadata: from + 2 < all.length ? { continue: String(from + 2) } : {} } as T;
+      }
+      const one = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/?]+)$/.exec(path);
+      const found = one ? objects.get(`${one[1]}/${one[2]}`) : undefined;
+      return found ? (Object.assign({ kind: found.kind, apiVersion: found.apiVersion }, found) as T) : undefined;
+    },
+    async send<T>(method: string, path: string, body: unknown): Promise<T> {
+      requests.push(`${method} ${path.split("?")[0]}`);
+      const obj = body as KubeObject;
+      const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+      const before = objects.get(key);
+      const same = before && JSON.stringify(before.data) === JSON.stringify(obj.data);
+      const after = same ? before! : { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++rv), managedFields: [{ manager: "twinsnap" }] } };
+      objects.set(key, after);
+      return { kind: after.kind, apiVersion: after.apiVersion, metadata: after.metadata, data: after.data } as T;
+    },
+    async *watch() {},
+  };
+  return { client, requests };
+}
+
+describe("kube apply target", () => {
+  it("learns what exists with one paginated LIST per kind and namespace, and reports created, configured, unchanged as a GET would", async () => {
+    const shop = [cm("shop", "a"), cm("shop", "b"), cm("shop", "c", "new"), cm("shop", "d"), cm("shop", "e"), cm("shop", "f")];
+    const lone = cm("other", "x");
+    const api = memoryApiserver([cm("shop", "a"), cm("shop", "b"), cm("shop", "c", "old"), cm("shop", "unrelated"), cm("other", "x")]);
+    const summary = await orderedApply([...shop, lone], kubeApplyTarget(api.client));
+    const byKey = Object.fromEntries(summary.outcomes.map((o) => [o.key, o.action]));
+    assert.deepEqual(byKey, {
+      "ConfigMap shop/a": "unchanged", "ConfigMap shop/b": "unchanged", "ConfigMap shop/c": "configured",
+      "ConfigMap shop/d": "created", "ConfigMap shop/e": "created", "ConfigMap shop/f": "created", "ConfigMap other/x": "unchanged",
+    });
+    const gets = api.requests.filter((r) => r.startsWith("GET /api/v1/namespaces/"));
+    assert.deepEqual(gets.filter((r) => r.includes("/shop/")), [
+      "GET /api/v1/namespaces/shop/configmaps?limit=500",
+      "GET /api/v1/namespaces/shop/configmaps?limit=500&continue=2",
+    ], "no GET per object in shop");
+    assert.deepEqual(gets.filter((r) => r.includes("/other/")), ["GET /api/v1/namespaces/other/configmaps/x"], "one object alone is read by itself");
+    assert.equal(api.requests.filter((r) => r.startsWith("PATCH")).length, 7);
+  });
+});
