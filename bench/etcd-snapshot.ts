@@ -9,6 +9,7 @@
 //   TWINSNAP_BENCH_S3=1                   also into an S3 store on moto (scripts/peers/s3-server.sh), or
 //   TWINSNAP_BENCH_STORE_URL=s3://...     also into this store (any URL `--store` accepts), with the environment
 import { execFile, spawn } from "node:child_process";
+import { generateIdentity, identityToRecipient } from "age-encryption";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -152,14 +153,16 @@ export async function benchEtcdSnapshot(opts: EtcdSnapshotBenchOptions) {
       },
       ...[
         { name: "file", url: `file://${join(work, "store")}`, env: {} as Record<string, string>, flags: [] as string[] },
-        { name: "file-gzip-read-back", url: `file://${join(work, "store")}`, env: {}, flags: ["--compression", "gzip", "--read-back"] },
+        { name: "file-gzip-read-back", url: `file://${join(work, "store-gzip")}`, env: {} as Record<string, string>, flags: ["--compression", "gzip", "--read-back"] },
+        // The same file store with the snapshot age-encrypted after compression: the cost of encryption at rest.
+        { name: "file-age", url: `file://${join(work, "store-age")}`, env: {} as Record<string, string>, flags: ["--encrypt-to", await identityToRecipient(await generateIdentity())] },
         ...opts.extraStores.map((s) => ({ ...s, flags: [] as string[] })),
-      ].map((store) => ({
+      ].map((store: { name: string; url: string; env: Record<string, string>; flags: string[] }) => ({
         name: `twinsnap-${store.name}`,
         run: async () => {
           const m = await measured(twinsnap, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", store.url, "--name", "bench", ...store.flags], store.env);
           const record = JSON.parse(m.stdout) as { snapshotBytes: number; storedBytes: number; startedAt: string; finishedAt: string };
-          if (store.url.startsWith("file://")) rmSync(join(work, "store"), { recursive: true, force: true });
+          if (store.url.startsWith("file://")) rmSync(store.url.slice("file://".length), { recursive: true, force: true });
           return { m, snapshotBytes: record.snapshotBytes, storedBytes: record.storedBytes, streamMs: Date.parse(record.finishedAt) - Date.parse(record.startedAt) };
         },
       })),
@@ -212,6 +215,7 @@ export async function benchEtcdSnapshot(opts: EtcdSnapshotBenchOptions) {
       loadAverage1m: { before: loadBefore, after: round2(loadavg()[0]!) },
       loadAverageAtEachRound: loadPerRound,
       sameSnapshotSize: sameSize,
+      encryptedSide: "twinsnap-file-age: zstd then age (X25519) into the file store, verified in the pass like the plain side",
       ...results,
       ...Object.fromEntries([...failed].map(([name, error]) => [name, { error }])),
       ratios: Object.fromEntries(
