@@ -6,6 +6,11 @@ import { cachedRules } from "../actions/rules-source.js";
 import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_RUNTIME_FIELDS } from "../actions/strip-runtime-fields.js";
 import { RESTORE_ORDER, restoreOrderBackupAction, restoreOrderRestoreAction, type ClusterView } from "../actions/restore-order.js";
 import { clusterView } from "../kube/cluster-view.js";
+import { objectWriter } from "../kube/object-writer.js";
+import type { VeleroObject } from "../actions/action.js";
+import type { ClusterAccessCheck, ClusterAccessProblem } from "../actions/cluster-access.js";
+import { RestoredLast, type ObjectWriter } from "../actions/restored-last.js";
+import type { KubeObject } from "../manifest/object.js";
 import { hasClusterAccess, loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient, type RawClient } from "../kube/raw-client.js";
 import { pluginConfigMapReader } from "../kube/plugin-config-map.js";
@@ -71,24 +76,62 @@ function lazyClusterView(client: () => Promise<RawClient>): ClusterView {
   };
 }
 
+/** Whether restore-order can reach the apiserver: never assumed, asked at most every 30 s (one GET /version). */
+export function clusterAccessCheck(env: Env, client: () => Promise<RawClient>, now: () => number = Date.now): ClusterAccessCheck {
+  if (!hasClusterAccess({ env })) {
+    const problem: ClusterAccessProblem = {
+      cause: "the plugin has no cluster credentials (no KUBECONFIG in the Velero server's environment, no in-cluster service account, no ~/.kube/config)",
+      fix: "run Velero in the cluster with its service account (as `velero install` does), or set KUBECONFIG in the Velero server's environment: its plugins inherit it",
+    };
+    return async () => problem;
+  }
+  let last: { at: number; answer: Promise<ClusterAccessProblem | undefined> } | undefined;
+  return () => {
+    if (last && now() - last.at < 30_000) return last.answer;
+    const answer = client()
+      .then((c) => c.get("/version"))
+      .then(
+        () => undefined,
+        (err: unknown): ClusterAccessProblem => ({
+          cause: `the plugin cannot reach the apiserver: ${(err as Error)?.message ?? String(err)}`,
+          fix: "check the credentials and address Velero's environment gives its plugins (KUBECONFIG or the in-cluster service account) and that the apiserver is reachable from Velero",
+        }),
+      );
+    last = { at: now(), answer };
+    return answer;
+  };
+}
+
 export function buildRegistry(env: Env, log: Logger): ActionRegistry {
   const ttlSeconds = Number(env.TWINSNAP_PLUGIN_CONFIG_TTL_SECONDS ?? "10");
   const client = lazyClient(env);
   const rules = cachedRules({ reader: configReader(env, client, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
   const stripPolicy = async () => (await rules()).strip;
+  const stripOnRestore = stripRuntimeFieldsRestoreAction(stripPolicy, log);
   const registry = new ActionRegistry()
     .register(keepItemOnFailure(stripRuntimeFieldsBackupAction(stripPolicy, log), log))
-    .register(keepItemOnFailure(stripRuntimeFieldsRestoreAction(stripPolicy, log), log));
-  // Restore order reads the cluster (discovery at backup, readiness at restore). Velero always gives its
-  // plugins in-cluster access; without any credentials the actions are not offered rather than failing items.
-  if (hasClusterAccess({ env })) {
-    const cluster = lazyClusterView(client);
-    const dependencyRules = async () => (await rules()).dependencies;
-    registry.register(keepItemOnFailure(restoreOrderBackupAction(cluster, log, dependencyRules), log)).register(keepItemOnFailure(restoreOrderRestoreAction(cluster, log), log));
-  } else {
-    log.debug("no cluster credentials: twinsnap.dev/restore-order is not offered");
-  }
+    .register(keepItemOnFailure(stripOnRestore, log));
+  // Restore order reads the cluster (discovery at backup, readiness and the deferred creations at restore).
+  // It is always offered: without credentials, or with an apiserver it cannot reach, it passes items through
+  // and warns once per backup and restore, so the backup's and restore's logs say so (cluster-access.ts).
+  const access = clusterAccessCheck(env, client);
+  const cluster = lazyClusterView(client);
+  const dependencyRules = async () => (await rules()).dependencies;
+  const restoredLast = new RestoredLast(lazyObjectWriter(client), log);
+  // A deferred item skips the actions listed after restore-order; strip it here as that action would.
+  const prepare = async (item: KubeObject, itemFromBackup: KubeObject, restore: VeleroObject) => (await stripOnRestore.execute({ item, itemFromBackup, restore })).item;
+  registry
+    .register(keepItemOnFailure(restoreOrderBackupAction(cluster, log, dependencyRules, access), log))
+    .register(keepItemOnFailure(restoreOrderRestoreAction(cluster, log, { access, restoredLast, prepare }), log));
   return registry;
+}
+
+function lazyObjectWriter(client: () => Promise<RawClient>): ObjectWriter {
+  return {
+    get: async (obj, resource) => objectWriter(await client()).get(obj, resource),
+    create: async (obj, resource) => objectWriter(await client()).create(obj, resource),
+    mergePatch: async (obj, resource, patch) => objectWriter(await client()).mergePatch(obj, resource, patch),
+  };
 }
 
 export async function runPluginMode(env: Env, argv: readonly string[]): Promise<number> {
