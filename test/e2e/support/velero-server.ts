@@ -30,6 +30,11 @@ export interface VeleroServerOptions {
   env?: Record<string, string>;
   /** Extra `velero server` flags. */
   serverArgs?: string[];
+  /**
+   * false: the server gets its kubeconfig as `--kubeconfig`, not in KUBECONFIG, so its plugins (which inherit its
+   * environment, not its flags) have no cluster credentials: a Velero started outside a cluster that way.
+   */
+  pluginCredentials?: boolean;
 }
 
 // Once per cluster, also when two Velero installations on one cluster start at the same time.
@@ -100,13 +105,14 @@ export class VeleroServer {
       // Velero's sync of backups from the bucket runs at start and then at most once a minute (hard-coded);
       // a short period makes every one of those runs sync, instead of every fifth by default.
       "--backup-sync-period", "3s",
+      ...(opts.pluginCredentials === false ? ["--kubeconfig", cluster.kubeconfigPath] : []),
       ...(opts.serverArgs ?? []),
     ];
     const child = spawn(peer("VELERO_BIN"), args, {
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
         HOME: join(opts.dir, "home"),
-        KUBECONFIG: cluster.kubeconfigPath,
+        ...(opts.pluginCredentials === false ? {} : { KUBECONFIG: cluster.kubeconfigPath }),
         VELERO_NAMESPACE: namespace,
         AWS_SHARED_CREDENTIALS_FILE: opts.store.credentialsFile,
         ...opts.env,
