@@ -56,7 +56,7 @@ for (const { label, command } of pluginForms()) {
         const reply = await host.call<{ plugins: { command: string; kind: string; name: string }[] }>("PluginLister", "ListPlugins", {});
         assert.deepEqual(
           reply.plugins.map((p) => `${p.kind} ${p.name}`).sort(),
-          [`BackupItemActionV2 ${NAME}`, `BackupItemActionV2 ${ORDER}`, `RestoreItemActionV2 ${NAME}`, `RestoreItemActionV2 ${ORDER}`],
+          [`BackupItemActionV2 ${ORDER}`, `BackupItemActionV2 ${NAME}`, `RestoreItemActionV2 ${ORDER}`, `RestoreItemActionV2 ${NAME}`],
         );
         for (const p of reply.plugins) assert.equal(p.command, command);
       });
