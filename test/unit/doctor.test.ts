@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { doctorChecks } from "../../src/cli/doctor-command.js";
-import { clusterAccessCheck } from "../../src/cli/plugin-mode.js";
+import { clusterAccessCheck, kubeconfigFlag } from "../../src/cli/plugin-mode.js";
 import type { RawClient } from "../../src/kube/raw-client.js";
 import { VeleroNotAnsweringError } from "../../src/kube/velero-requests.js";
 
@@ -74,8 +74,15 @@ describe("twinsnap doctor", () => {
 });
 
 describe("the plugin's cluster access check", () => {
+  it("reads --kubeconfig among the arguments Velero passes its plugins (its own server arguments)", () => {
+    assert.equal(kubeconfigFlag(["--log-level", "info", "--kubeconfig", "/etc/velero/kubeconfig", "--features="]), "/etc/velero/kubeconfig");
+    assert.equal(kubeconfigFlag(["--kubeconfig=/k", "--uploader-type=kopia"]), "/k");
+    assert.equal(kubeconfigFlag(["--log-level=info"]), undefined);
+    assert.equal(kubeconfigFlag(["--kubeconfig="]), undefined);
+  });
+
   it("without any credentials: the cause names what is missing and the fix", async () => {
-    const check = clusterAccessCheck({ HOME: "/nonexistent-home" }, () => Promise.reject(new Error("never called")));
+    const check = clusterAccessCheck({ env: { HOME: "/nonexistent-home" } }, () => Promise.reject(new Error("never called")));
     const problem = await check();
     assert.match(problem!.cause, /no cluster credentials/);
     assert.match(problem!.fix, /KUBECONFIG/);
@@ -85,7 +92,7 @@ describe("the plugin's cluster access check", () => {
     let now = 0;
     let calls = 0;
     const client = async () => ({ get: async () => (calls++, Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:1"))) }) as unknown as RawClient;
-    const check = clusterAccessCheck({ KUBECONFIG: "/some/kubeconfig" }, client, () => now);
+    const check = clusterAccessCheck({ env: { KUBECONFIG: "/some/kubeconfig" } }, client, () => now);
     assert.match((await check())!.cause, /cannot reach the apiserver: connect ECONNREFUSED/);
     await check();
     assert.equal(calls, 1);
@@ -96,6 +103,6 @@ describe("the plugin's cluster access check", () => {
 
   it("with an apiserver that answers: no problem", async () => {
     const client = async () => ({ get: async () => ({ major: "1" }) }) as unknown as RawClient;
-    assert.equal(await clusterAccessCheck({ KUBECONFIG: "/k" }, client)(), undefined);
+    assert.equal(await clusterAccessCheck({ env: {}, kubeconfigPath: "/k" }, client)(), undefined);
   });
 });

@@ -31,10 +31,10 @@ export interface VeleroServerOptions {
   /** Extra `velero server` flags. */
   serverArgs?: string[];
   /**
-   * false: the server gets its kubeconfig as `--kubeconfig`, not in KUBECONFIG, so its plugins (which inherit its
-   * environment, not its flags) have no cluster credentials: a Velero started outside a cluster that way.
+   * A kubeconfig given as `velero server --kubeconfig FILE` instead of KUBECONFIG in its environment: a Velero
+   * started outside a cluster that way (Velero passes its server arguments, not this variable, to its plugins).
    */
-  pluginCredentials?: boolean;
+  kubeconfigFlag?: string;
 }
 
 // Once per cluster, also when two Velero installations on one cluster start at the same time.
@@ -105,14 +105,14 @@ export class VeleroServer {
       // Velero's sync of backups from the bucket runs at start and then at most once a minute (hard-coded);
       // a short period makes every one of those runs sync, instead of every fifth by default.
       "--backup-sync-period", "3s",
-      ...(opts.pluginCredentials === false ? ["--kubeconfig", cluster.kubeconfigPath] : []),
+      ...(opts.kubeconfigFlag ? ["--kubeconfig", opts.kubeconfigFlag] : []),
       ...(opts.serverArgs ?? []),
     ];
     const child = spawn(peer("VELERO_BIN"), args, {
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
         HOME: join(opts.dir, "home"),
-        ...(opts.pluginCredentials === false ? {} : { KUBECONFIG: cluster.kubeconfigPath }),
+        ...(opts.kubeconfigFlag ? {} : { KUBECONFIG: cluster.kubeconfigPath }),
         VELERO_NAMESPACE: namespace,
         AWS_SHARED_CREDENTIALS_FILE: opts.store.credentialsFile,
         ...opts.env,
