@@ -1,7 +1,8 @@
-// An admission webhook backend the test runs itself, on 127.0.0.1 (the network rule): HTTPS with a certificate
-// for the Service's DNS name (`<service>.<namespace>.svc`, what kube-apiserver verifies when it calls a webhook
-// through the Service's endpoints). POST /validate refuses every request, POST /mutate allows it unchanged;
-// both count their calls, so a test can prove that each webhook fired.
+// An admission webhook backend the test runs itself, on 127.0.0.1 (the network rule), called by URL
+// (`clientConfig.url`): the apiserver refuses Endpoints and EndpointSlices on loopback addresses, so a Service
+// cannot lead it here. HTTPS with a self-signed certificate for IP 127.0.0.1 (the caBundle). POST /validate
+// refuses every request, POST /mutate allows it unchanged; both count their calls, so a test can prove that each
+// webhook fired.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
@@ -13,18 +14,20 @@ export const REFUSAL = "refused by the test's fail-closed validating webhook";
 
 export interface AdmissionWebhookServer {
   port: number;
+  /** https://127.0.0.1:<port> */
+  url: string;
   /** PEM of the self-signed certificate: the webhook configurations' caBundle (base64 of it). */
   caBundle: string;
   calls: { validate: number; mutate: number };
   stop(): Promise<void>;
 }
 
-export async function startAdmissionWebhookServer(dnsName: string): Promise<AdmissionWebhookServer> {
+export async function startAdmissionWebhookServer(): Promise<AdmissionWebhookServer> {
   const dir = mkdtempSync(join(tmpdir(), "twinsnap-webhook-"));
   try {
     execFileSync(
       "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${dnsName}`, "-addext", `subjectAltName=DNS:${dnsName}`, "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
       { stdio: "ignore" },
     );
     const cert = readFileSync(join(dir, "cert.pem"), "utf8");
@@ -47,9 +50,15 @@ export async function startAdmissionWebhookServer(dnsName: string): Promise<Admi
     await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
     return {
       port: (server.address() as AddressInfo).port,
+      url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
       caBundle: cert,
       calls,
-      stop: () => new Promise<void>((r) => server.close(() => r())),
+      // The apiserver keeps its connections open: close them too, or close() waits for them.
+      stop: () =>
+        new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        }),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
