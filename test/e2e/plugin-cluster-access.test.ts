@@ -31,6 +31,24 @@ const APP = [
   },
 ];
 
+/** A webhook that never intercepts anything here (no namespace has its label; Ignore): cluster-scoped, restored last. */
+const POLICY_WEBHOOK = {
+  apiVersion: "admissionregistration.k8s.io/v1",
+  kind: "ValidatingWebhookConfiguration",
+  metadata: { name: "shop-policy.example.com" },
+  webhooks: [
+    {
+      name: "shop-policy.example.com",
+      admissionReviewVersions: ["v1"],
+      sideEffects: "None",
+      failurePolicy: "Ignore",
+      namespaceSelector: { matchLabels: { "shop-policy.example.com/enforce": "true" } },
+      clientConfig: { url: "https://127.0.0.1:9/validate" },
+      rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"] }],
+    },
+  ],
+};
+
 const offLines = (log: string, family: string, name: string) => log.split("\n").filter((l) => l.includes(`twinsnap.dev/restore-order is OFF for ${family} ${name}:`));
 
 /** The cluster's kubeconfig plus a context "gone" (an apiserver on a loopback port nobody listens on), made current. */
@@ -57,21 +75,23 @@ describe("Velero started outside a cluster with --kubeconfig: restore-order on, 
   const env = useE2eEnvironment("kubeconfig-flag");
   let cluster: E2eCluster;
   const runs = {} as Record<"flag" | "unreachable", { velero: VeleroServer; backup: VeleroRunStatus; restore: VeleroRunStatus; doctor: CommandResult }>;
+  let partial: VeleroRunStatus;
 
   before(async function () {
     this.timeout(600_000);
     cluster = await env().startCluster("plain");
-    await cluster.apply(APP);
+    await cluster.apply([...APP, POLICY_WEBHOOK]);
     const deadCurrent = await kubeconfigWithDeadCurrentContext(cluster, join(env().dir, "kubeconfig-dead-current"));
     const [flag, unreachable] = await Promise.all([
       env().startVelero(cluster, { twinsnap: true, prefix: "kubeconfig-flag", kubeconfigFlag: cluster.kubeconfigPath }),
       env().startVelero(cluster, { twinsnap: true, namespace: "velero-ctx", prefix: "kubecontext", kubeconfigFlag: deadCurrent, serverArgs: ["--kubecontext", "plain"] }),
     ]);
     for (const [name, velero] of [["flag", flag], ["unreachable", unreachable]] as const) {
-      const backup = await velero.cli.backupCreate("shop-nightly", ["--include-namespaces", "shop", "--snapshot-volumes=false"]);
+      const backup = await velero.cli.backupCreate("shop-nightly", ["--include-namespaces", "shop", "--include-cluster-resources=true", "--snapshot-volumes=false"]);
       const restore = await velero.cli.restoreCreate("shop-copy", "shop-nightly", ["--namespace-mappings", `shop:shop-${name}`]);
       runs[name] = { velero, backup, restore, doctor: await doctor(env, cluster, velero.namespace) };
     }
+    partial = await flag.cli.restoreCreate("shop-configmaps", "shop-nightly", ["--include-resources", "configmaps", "--namespace-mappings", "shop:shop-partial"]);
   });
 
   it("--kubeconfig alone: twinsnap uses it, restore-order records dependencies, no warning; doctor is content", async () => {
@@ -82,6 +102,19 @@ describe("Velero started outside a cluster with --kubeconfig: restore-order on, 
     assert.match(web!.object.metadata.annotations?.["twinsnap.dev/restore-after"] ?? "", /"configmaps","namespace":"shop","name":"settings"/, "restore-order ran at backup");
     assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
     assert.match(doctor.stdout, /^OK    restore-order in the latest backup: on for backup shop-nightly/m);
+  });
+
+  it("a restore onto the cluster that has the webhook: deferred, found there, left as it is (Velero's policy); Completed", () => {
+    const { restore } = runs.flag;
+    assert.equal(restore.phase, "Completed");
+    const s = restore.raw.status;
+    assert.deepEqual([s.restoreItemOperationsAttempted, s.restoreItemOperationsCompleted, s.restoreItemOperationsFailed ?? 0], [1, 1, 0]);
+  });
+
+  it("a partial restore (--include-resources configmaps): only what Velero restores is deferred, i.e. nothing", async () => {
+    assert.equal(partial.phase, "Completed");
+    assert.equal(partial.raw.status.restoreItemOperationsAttempted ?? 0, 0);
+    await cluster.getJson(["configmap", "settings", "-n", "shop-partial"]);
   });
 
   it("no reachable cluster: the backup completes, every item in it, with one warning naming the cause and the fix", async () => {
