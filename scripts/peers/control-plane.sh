@@ -91,7 +91,7 @@ start() {
     --secure-port="$api_port" --cert-dir="$dir/certs" --token-auth-file="$dir/tokens.csv" \
     --authorization-mode=RBAC --service-account-key-file="$dir/sa.pub" \
     --service-account-signing-key-file="$dir/sa.key" --service-account-issuer=https://kubernetes.default.svc \
-    --service-cluster-ip-range=10.96.0.0/12 > "$dir/kube-apiserver.log" 2>&1 < /dev/null &
+    --service-cluster-ip-range=10.96.0.0/12 --enable-aggregator-routing=true > "$dir/kube-apiserver.log" 2>&1 < /dev/null &
   local api_pid=$!
   {
     echo "APISERVER_URL=$server"

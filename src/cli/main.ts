@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { NotStartedByVeleroError, VELERO_HANDSHAKE } from "../velero-plugin/handshake.js";
 import { runPluginMode } from "./plugin-mode.js";
 import { rulesCommand } from "./rules-command.js";
+import { doctorCommand } from "./doctor-command.js";
 import { stripCommand } from "./strip-command.js";
 import { exportFromBackup, exportFromCluster } from "./export-command.js";
 import { applyCommand } from "./apply-command.js";
@@ -75,6 +76,9 @@ Usage:
                        (restores/<backup uid>.json): a rerun resumes at the first unfinished step. A new
                        same-cluster run needs --confirm-same-cluster; one run per backup at a time (a lock in
                        the store). The etcd member flags are needed on the same-cluster path (a control-plane node).
+  twinsnap doctor [--kubeconfig FILE] [--velero-namespace velero] [--timeout 60]
+                       check the running Velero: twinsnap's actions loaded, restore-order on in the latest
+                       backup and restore (exit code 1 with what to do when not)
   twinsnap rules [--rules FILE] [--json]
                        list the stripping rules in force and why each exists
   twinsnap version [--json]
@@ -459,6 +463,18 @@ async function runCli(argv: string[]): Promise<number> {
           ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),
         },
         { out, err },
+      );
+    }
+    case "doctor": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { kubeconfig: { type: "string" }, "velero-namespace": { type: "string", default: "velero" }, timeout: { type: "string", default: "60" } },
+      });
+      const timeout = Number(values.timeout);
+      if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError("--timeout must be a positive number of seconds");
+      return doctorCommand(
+        { veleroNamespace: values["velero-namespace"]!, timeoutMs: timeout * 1000, env: process.env, ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}) },
+        { out },
       );
     }
     case "rules": {

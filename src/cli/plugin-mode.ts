@@ -7,7 +7,12 @@ import { cachedRules } from "../actions/rules-source.js";
 import { stripRuntimeFieldsBackupAction, stripRuntimeFieldsRestoreAction, STRIP_RUNTIME_FIELDS } from "../actions/strip-runtime-fields.js";
 import { RESTORE_ORDER, restoreOrderBackupAction, restoreOrderRestoreAction, type ClusterView } from "../actions/restore-order.js";
 import { clusterView } from "../kube/cluster-view.js";
-import { hasClusterAccess, loadClusterConnection } from "../kube/kubeconfig.js";
+import { objectWriter } from "../kube/object-writer.js";
+import type { VeleroObject } from "../actions/action.js";
+import type { ClusterAccessCheck, ClusterAccessProblem } from "../actions/cluster-access.js";
+import { RestoredLast, type ObjectWriter } from "../actions/restored-last.js";
+import type { KubeObject } from "../manifest/object.js";
+import { hasClusterAccess, loadClusterConnection, type ClusterAccessOptions } from "../kube/kubeconfig.js";
 import { rawClient, type RawClient } from "../kube/raw-client.js";
 import { pluginConfigMapReader } from "../kube/plugin-config-map.js";
 import { createLogger, parseLogLevel, type Logger } from "../log/logger.js";
@@ -31,6 +36,21 @@ export function logLevelFlag(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * Velero passes its own server arguments to every plugin (v1.18 client_builder.go: os.Args[2:]), so a Velero
+ * started outside a cluster with `--kubeconfig FILE` hands that file to twinsnap too: use it, as Velero's own
+ * plugins do. (`--kubecontext` is not followed: the kubeconfig's current context is used, and restore-order warns
+ * when it cannot reach that cluster.)
+ */
+export function kubeconfigFlag(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith("--kubeconfig=")) return arg.slice("--kubeconfig=".length) || undefined;
+    if (arg === "--kubeconfig") return argv[i + 1] || undefined;
+  }
+  return undefined;
+}
+
 function veleroNamespace(env: Env): string {
   if (env.VELERO_NAMESPACE) return env.VELERO_NAMESPACE;
   try {
@@ -44,18 +64,19 @@ function veleroNamespace(env: Env): string {
  * One apiserver client for the whole plugin process, made on first use (many plugin processes never need it);
  * a failed attempt (credentials not mounted yet, say) is tried again next time.
  */
-function lazyClient(env: Env): () => Promise<RawClient> {
+function lazyClient(access: ClusterAccessOptions): () => Promise<RawClient> {
   let client: Promise<RawClient> | undefined;
   return () => {
-    client ??= loadClusterConnection({ env }).then((c) => rawClient(c));
+    client ??= loadClusterConnection(access).then((c) => rawClient(c));
     client.catch(() => (client = undefined));
     return client;
   };
 }
 
-function configReader(env: Env, client: () => Promise<RawClient>, log: Logger) {
+function configReader(access: ClusterAccessOptions, client: () => Promise<RawClient>, log: Logger) {
+  const env = access.env;
   if (env.TWINSNAP_PLUGIN_CONFIG_FILE) return configFileReader(env.TWINSNAP_PLUGIN_CONFIG_FILE);
-  if (!hasClusterAccess({ env })) {
+  if (!hasClusterAccess(access)) {
     log.debug("no cluster credentials: built-in stripping rules only");
     return undefined;
   }
@@ -72,26 +93,65 @@ function lazyClusterView(client: () => Promise<RawClient>): ClusterView {
   };
 }
 
-export function buildRegistry(env: Env, log: Logger): ActionRegistry {
+/** Whether restore-order can reach the apiserver: never assumed, asked at most every 30 s (one GET /version). */
+export function clusterAccessCheck(access: ClusterAccessOptions, client: () => Promise<RawClient>, now: () => number = Date.now): ClusterAccessCheck {
+  if (!hasClusterAccess(access)) {
+    const problem: ClusterAccessProblem = {
+      cause: "the plugin has no cluster credentials (no --kubeconfig among the Velero server's arguments, no KUBECONFIG in its environment, no in-cluster service account, no ~/.kube/config)",
+      fix: "run Velero in the cluster with its service account (as `velero install` does), or set KUBECONFIG in the Velero server's environment: its plugins inherit it",
+    };
+    return async () => problem;
+  }
+  let last: { at: number; answer: Promise<ClusterAccessProblem | undefined> } | undefined;
+  return () => {
+    if (last && now() - last.at < 30_000) return last.answer;
+    const answer = client()
+      .then((c) => c.get("/version"))
+      .then(
+        () => undefined,
+        (err: unknown): ClusterAccessProblem => ({
+          cause: `the plugin cannot reach the apiserver: ${(err as Error)?.message ?? String(err)}`,
+          fix: "check the credentials and address Velero's environment gives its plugins (KUBECONFIG or the in-cluster service account) and that the apiserver is reachable from Velero",
+        }),
+      );
+    last = { at: now(), answer };
+    return answer;
+  };
+}
+
+export function buildRegistry(env: Env, log: Logger, kubeconfigPath?: string): ActionRegistry {
   const ttlSeconds = Number(env.TWINSNAP_PLUGIN_CONFIG_TTL_SECONDS ?? "10");
-  const client = lazyClient(env);
-  const rules = cachedRules({ reader: configReader(env, client, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
+  const cluster: ClusterAccessOptions = { env, ...(kubeconfigPath ? { kubeconfigPath } : {}) };
+  const client = lazyClient(cluster);
+  const rules = cachedRules({ reader: configReader(cluster, client, log), log, ttlMs: (Number.isFinite(ttlSeconds) ? ttlSeconds : 10) * 1000 });
   const stripPolicy = async () => (await rules()).strip;
+  const stripOnRestore = stripRuntimeFieldsRestoreAction(stripPolicy, log);
+  const registry = new ActionRegistry().register(keepItemOnFailure(stripOnRestore, log));
+  // Restore order reads the cluster (discovery at backup, readiness and the deferred creations at restore).
+  // It is always offered: without credentials, or with an apiserver it cannot reach, it passes items through
+  // and warns once per backup and restore, so the backup's and restore's logs say so (cluster-access.ts).
+  const access = clusterAccessCheck(cluster, client);
+  const view = lazyClusterView(client);
+  const dependencyRules = async () => (await rules()).dependencies;
+  const restoredLast = new RestoredLast(lazyObjectWriter(client), log);
+  // A deferred item skips the actions listed after restore-order; strip it here as that action would.
+  const prepare = async (item: KubeObject, itemFromBackup: KubeObject, restore: VeleroObject) => (await stripOnRestore.execute({ item, itemFromBackup, restore })).item;
+  registry.register(keepItemOnFailure(restoreOrderRestoreAction(view, log, { access, restoredLast, prepare }), log));
   // At backup, one action (listed as twinsnap.dev/strip-runtime-fields) runs every backup-side step in a single
   // round trip per item (actions/backup-pipeline.ts); at restore each action is listed under its own name.
-  const backupSteps = [keepItemOnFailure(stripRuntimeFieldsBackupAction(stripPolicy, log), log)];
-  const registry = new ActionRegistry().register(keepItemOnFailure(stripRuntimeFieldsRestoreAction(stripPolicy, log), log));
-  // Restore order reads the cluster (discovery at backup, readiness at restore). Velero always gives its
-  // plugins in-cluster access; without any credentials the actions are not offered rather than failing items.
-  if (hasClusterAccess({ env })) {
-    const cluster = lazyClusterView(client);
-    const dependencyRules = async () => (await rules()).dependencies;
-    backupSteps.push(keepItemOnFailure(restoreOrderBackupAction(cluster, log, dependencyRules), log));
-    registry.register(keepItemOnFailure(restoreOrderRestoreAction(cluster, log), log));
-  } else {
-    log.debug("no cluster credentials: twinsnap.dev/restore-order is not offered");
-  }
+  const backupSteps = [
+    keepItemOnFailure(stripRuntimeFieldsBackupAction(stripPolicy, log), log),
+    keepItemOnFailure(restoreOrderBackupAction(view, log, dependencyRules, access), log),
+  ];
   return registry.register(backupPipeline(STRIP_RUNTIME_FIELDS, backupSteps));
+}
+
+function lazyObjectWriter(client: () => Promise<RawClient>): ObjectWriter {
+  return {
+    get: async (obj, resource) => objectWriter(await client()).get(obj, resource),
+    create: async (obj, resource) => objectWriter(await client()).create(obj, resource),
+    mergePatch: async (obj, resource, patch) => objectWriter(await client()).mergePatch(obj, resource, patch),
+  };
 }
 
 export async function runPluginMode(env: Env, argv: readonly string[]): Promise<number> {
@@ -107,7 +167,7 @@ export async function runPluginMode(env: Env, argv: readonly string[]): Promise<
   // ListPlugins must report the path Velero ran: the executable itself (argv[1] is the script or, in a
   // single executable, the executable), unless a wrapper says otherwise.
   const command = env.TWINSNAP_PLUGIN_COMMAND ?? process.argv[1] ?? process.execPath;
-  const registry = buildRegistry(env, log);
+  const registry = buildRegistry(env, log, kubeconfigFlag(argv));
 
   const running = await startGoPluginServer({
     handshake,

@@ -91,9 +91,14 @@ export async function orderedApply(objects: readonly KubeObject[], target: Apply
     queue.shift()?.();
   };
 
+  // Webhooks, admission policies and APIServices intercept or serve other objects: the order puts them last, and
+  // they also wait until every object before them has settled, so none is applied while another is in flight.
+  const firstLast = plan.order.findIndex((o) => o.phase === "admission-and-aggregation");
+
   const run = async (i: number): Promise<void> => {
-    const { object, dependsOn } = plan.order[i]!;
+    const { object, dependsOn, phase } = plan.order[i]!;
     const key = keys[i]!;
+    if (phase === "admission-and-aggregation" && firstLast >= 0) await Promise.all(settled.slice(0, firstLast));
     // Wait for dependencies that come earlier in the order (a dependency later in the order is a broken cycle).
     const earlier = dependsOn.filter((d) => (position.get(formatKey(d)) ?? Infinity) < i);
     await Promise.all(earlier.map((d) => settled[position.get(formatKey(d))!]));

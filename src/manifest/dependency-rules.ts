@@ -127,14 +127,14 @@ export const BUILTIN_DEPENDENCY_RULES: readonly DependencyRule[] = [
       return (Array.isArray(hooks) ? hooks : []).flatMap((h) => serviceRef(getAtPath(h, "clientConfig.service")));
     },
     why:
-      "A webhook whose Service is not serving fails (failurePolicy: Fail) every request it intercepts, including the " +
-      "restore's own creates. Webhooks therefore come last, after their Services are serving.",
+      "A webhook calls its Service; the Service is backed up with it and restored before it. Nothing waits for the " +
+      "Service to serve (its Pods may never start in the target): webhooks are created after every other item instead.",
   },
   {
     name: "apiservice-needs-service",
     kinds: ["apiregistration.k8s.io/APIService"],
     needs: (obj) => serviceRef(getAtPath(obj, "spec.service")),
-    why: "An aggregated API whose Service is not serving breaks discovery for every client, Velero included.",
+    why: "An aggregated API calls its Service; the Service is backed up with it and restored before it, and the APIService comes after every other item.",
   },
   {
     name: "autoscaler-needs-target",
@@ -193,7 +193,8 @@ function storageClassRef(name: unknown): DependencyRef[] {
 
 function serviceRef(service: unknown): DependencyRef[] {
   if (!isPlainObject(service)) return [];
-  return named("", "Service", typeof service.namespace === "string" ? service.namespace : "", service.name, "serving");
+  // "exists", not "serving": waiting for a backend that cannot serve yet only delays the restore (issue 12).
+  return named("", "Service", typeof service.namespace === "string" ? service.namespace : "", service.name, "exists");
 }
 
 /** Everything a pod spec names: service account, config maps, secrets, claims, classes. */

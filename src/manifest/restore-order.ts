@@ -6,18 +6,10 @@ import { BUILTIN_DEPENDENCY_RULES } from "./dependency-rules.js";
 import { formatKey, keyOf } from "./object-key.js";
 import { getAtPath } from "./field-path.js";
 import { qualifiedKind, type KubeObject } from "./object.js";
+import { restoredLast } from "./restored-last.js";
 
 export const PHASES = ["crds", "cluster-scoped", "namespaces", "namespaced", "admission-and-aggregation"] as const;
 export type Phase = (typeof PHASES)[number];
-
-/** Applied last: before their backends serve, they fail every request they intercept. */
-const LAST_KINDS = new Set([
-  "admissionregistration.k8s.io/ValidatingWebhookConfiguration",
-  "admissionregistration.k8s.io/MutatingWebhookConfiguration",
-  "admissionregistration.k8s.io/ValidatingAdmissionPolicy",
-  "admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding",
-  "apiregistration.k8s.io/APIService",
-]);
 
 /** Tie-break order of kinds inside a phase (after dependencies): the usual order of a careful manual restore. */
 const KIND_RANK: readonly string[] = [
@@ -59,7 +51,7 @@ const KIND_RANK_INDEX = new Map(KIND_RANK.map((k, i) => [k, i]));
 export function phaseOf(obj: KubeObject): Phase {
   const kind = qualifiedKind(obj);
   if (kind === "apiextensions.k8s.io/CustomResourceDefinition") return "crds";
-  if (LAST_KINDS.has(kind)) return "admission-and-aggregation";
+  if (restoredLast(obj)) return "admission-and-aggregation";
   if (kind === "Namespace") return "namespaces";
   return obj.metadata.namespace ? "namespaced" : "cluster-scoped";
 }

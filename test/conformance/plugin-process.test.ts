@@ -11,6 +11,7 @@ import { fixture as loadFixture, pluginForms } from "../support/fixtures.js";
 
 const fixture = (name: string) => loadFixture(name) as Record<string, any>;
 const NAME = "twinsnap.dev/strip-runtime-fields";
+const ORDER = "twinsnap.dev/restore-order";
 const backup = fixture("velero-backup");
 const restore = fixture("velero-restore");
 
@@ -51,11 +52,11 @@ for (const { label, command } of pluginForms()) {
     });
 
     describe("PluginLister", () => {
-      it("lists the v2 actions with the path Velero ran", async () => {
+      it("lists the v2 actions with the path Velero ran, restore-order too without cluster credentials (it warns then)", async () => {
         const reply = await host.call<{ plugins: { command: string; kind: string; name: string }[] }>("PluginLister", "ListPlugins", {});
         assert.deepEqual(
           reply.plugins.map((p) => `${p.kind} ${p.name}`).sort(),
-          [`BackupItemActionV2 ${NAME}`, `RestoreItemActionV2 ${NAME}`],
+          [`BackupItemActionV2 ${ORDER}`, `BackupItemActionV2 ${NAME}`, `RestoreItemActionV2 ${ORDER}`, `RestoreItemActionV2 ${NAME}`],
         );
         for (const p of reply.plugins) assert.equal(p.command, command);
       });
@@ -259,7 +260,7 @@ for (const { label, command } of pluginForms()) {
       const host = await PluginHost.start({ command: command, env: { ...OFFLINE, TWINSNAP_VELERO_API: "v1" } });
       try {
         const reply = await host.call<{ plugins: { kind: string }[] }>("PluginLister", "ListPlugins", {});
-        assert.deepEqual(reply.plugins.map((p) => p.kind).sort(), ["BackupItemAction", "RestoreItemAction"]);
+        assert.deepEqual(reply.plugins.map((p) => p.kind).sort(), ["BackupItemAction", "BackupItemAction", "RestoreItemAction", "RestoreItemAction"]);
       } finally {
         await host.shutdown();
       }

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { REPO_ROOT } from "../support/fixtures.js";
 import { testCluster, type TestCluster } from "../support/test-clusters.js";
 import { populateCorpus } from "../support/corpus.js";
+import { freePort } from "../support/control-plane.js";
 
 const run = promisify(execFile);
 const TWINSNAP = join(REPO_ROOT, "bin", "twinsnap.js");
@@ -119,5 +120,30 @@ describe("export from a live cluster and apply to a fresh one", function () {
     const result = await twinsnap(["apply", "--kubeconfig", target.kubeconfigPath, path]);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /failed: ConfigMap missing-namespace\/bad: .*namespaces? "missing-namespace" not found/);
+  });
+  it("fail-closed webhooks whose backend is down: every object they guard is applied first, then the webhooks", async () => {
+    // The backend: a loopback port nobody listens on (its Pods are not up yet in the new cluster).
+    const dead = `https://127.0.0.1:${await freePort()}`;
+    const hook = (kind: string, name: string) =>
+      `apiVersion: admissionregistration.k8s.io/v1\nkind: ${kind}\nmetadata: { name: ${name} }\nwebhooks:\n` +
+      `  - name: ${name}\n    admissionReviewVersions: [v1]\n    sideEffects: None\n    failurePolicy: Fail\n` +
+      `    namespaceSelector: { matchLabels: { guard.example.com/enforce: "true" } }\n    clientConfig: { url: "${dead}/${kind}" }\n` +
+      `    rules: [{ apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps, services] }]\n`;
+    const objects = [
+      hook("ValidatingWebhookConfiguration", "guard.apply.example.com"),
+      hook("MutatingWebhookConfiguration", "defaults.apply.example.com"),
+      "apiVersion: v1\nkind: Namespace\nmetadata: { name: guarded-apply, labels: { guard.example.com/enforce: \"true\" } }\n",
+      ...Array.from({ length: 24 }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings-${i}, namespace: guarded-apply }\ndata: { a: "${i}" }\n`),
+      "apiVersion: v1\nkind: Service\nmetadata: { name: web, namespace: guarded-apply }\nspec: { ports: [{ port: 80 }] }\n",
+    ];
+    const path = join(work, "guarded.yaml");
+    writeFileSync(path, objects.join("---\n"));
+    const result = await twinsnap(["apply", "--kubeconfig", target.kubeconfigPath, "--concurrency", "8", path]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /^28 created/);
+    const names = (await target.kubectl(["get", "configmaps", "-n", "guarded-apply", "-o", "name"])).split("\n").filter((l) => l.includes("settings-"));
+    assert.equal(names.length, 24);
+    // The webhooks are live now and fail closed: the next create in the namespace is refused.
+    await assert.rejects(target.kubectl(["create", "configmap", "late", "-n", "guarded-apply"]), /failed calling webhook/);
   });
 });

@@ -123,4 +123,62 @@ describe("the plugin against a real cluster", function () {
       await plugin.shutdown();
     }
   });
+  it("at restore, a webhook is skipped in Velero's order and created by the item operation's first Progress", async () => {
+    const target = await testCluster("restore-target");
+    const plugin = await pluginFor(target);
+    const name = `deferred-${Date.now()}`;
+    const hook = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingWebhookConfiguration",
+      metadata: { name, labels: { team: "platform" } },
+      webhooks: [
+        {
+          name: "deny.guard.example.com",
+          admissionReviewVersions: ["v1"],
+          sideEffects: "None",
+          failurePolicy: "Fail",
+          namespaceSelector: { matchLabels: { "guard.example.com/enforce": "true" } },
+          clientConfig: { service: { namespace: "guard-system", name: "guard", path: "/validate" } },
+          rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"] }],
+        },
+      ],
+    };
+    const get = () => target.kubectl(["get", "validatingwebhookconfiguration", name, "-o", "json", "--ignore-not-found"]);
+    try {
+      const reply = await plugin.call<Reply & { skipRestore: boolean; operationID: string }>("RestoreItemActionV2", "Execute", {
+        plugin: ORDER,
+        item: jsonBytes(hook),
+        itemFromBackup: jsonBytes(hook),
+        restore: jsonBytes(restore),
+      });
+      assert.equal(reply.skipRestore, true);
+      assert.equal(reply.operationID, `restore-last/validatingwebhookconfigurations/${name}`);
+      assert.equal((await get()).trim(), "", "not created while Velero restores the other items");
+      const progress = (await plugin.call<{ progress: { completed: boolean; err: string } }>("RestoreItemActionV2", "Progress", {
+        plugin: ORDER,
+        operationID: reply.operationID,
+        restore: jsonBytes(restore),
+      })).progress;
+      assert.deepEqual([progress.completed, progress.err], [true, ""]);
+      const created = JSON.parse(await get());
+      assert.deepEqual(created.metadata.labels, { team: "platform", "velero.io/backup-name": "nightly-20261120", "velero.io/restore-name": "nightly-20261120-restore" });
+      assert.equal(created.webhooks[0].failurePolicy, "Fail");
+
+      // A second restore of the same backup finds it there, unchanged: left as it is, no error.
+      const again = { ...restore, metadata: { ...(restore.metadata as object), name: "again", uid: "again-uid" } };
+      const second = await plugin.call<{ operationID: string }>("RestoreItemActionV2", "Execute", { plugin: ORDER, item: jsonBytes(hook), itemFromBackup: jsonBytes(hook), restore: jsonBytes(again) });
+      const secondProgress = (await plugin.call<{ progress: { completed: boolean; err: string } }>("RestoreItemActionV2", "Progress", { plugin: ORDER, operationID: second.operationID, restore: jsonBytes(again) })).progress;
+      assert.deepEqual([secondProgress.completed, secondProgress.err], [true, ""]);
+
+      // One the apiserver refuses (an invalid webhook): the operation's error names it and the reason.
+      const invalid = { ...hook, metadata: { name: `${name}-invalid` }, webhooks: [{ ...hook.webhooks[0], sideEffects: "Sometimes" }] };
+      const bad = await plugin.call<{ operationID: string }>("RestoreItemActionV2", "Execute", { plugin: ORDER, item: jsonBytes(invalid), itemFromBackup: jsonBytes(invalid), restore: jsonBytes(restore) });
+      const badProgress = (await plugin.call<{ progress: { completed: boolean; err: string } }>("RestoreItemActionV2", "Progress", { plugin: ORDER, operationID: bad.operationID, restore: jsonBytes(restore) })).progress;
+      assert.equal(badProgress.completed, true);
+      assert.match(badProgress.err, new RegExp(`error restoring validatingwebhookconfigurations/${name}-invalid .*sideEffects`));
+    } finally {
+      await target.kubectl(["delete", "validatingwebhookconfiguration", name, "--ignore-not-found"]);
+      await plugin.shutdown();
+    }
+  });
 });

@@ -183,6 +183,9 @@ export async function startControlPlane(opts: {
     "--service-cluster-ip-range=10.96.0.0/12",
     "--advertise-address=127.0.0.1",
     ...(opts.encryptionProviderConfig ? [`--encryption-provider-config=${opts.encryptionProviderConfig}`] : []),
+    // Webhook and aggregated-API calls go to a Service's endpoints (127.0.0.0/8 in tests), never to its ClusterIP:
+    // 10.96.0.0/12 is not on this machine, such traffic would leave it (the network rule).
+    "--enable-aggregator-routing=true",
   ];
   let apiserver = startProcess(dir, "kube-apiserver", peer("KUBE_APISERVER_BIN"), apiserverArgs);
   const kubeconfigPath = join(dir, "kubeconfig");

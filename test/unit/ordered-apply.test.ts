@@ -14,6 +14,8 @@ class MemoryCluster implements ApplyTarget {
   establishAfterPolls = 2;
   private polls = new Map<string, number>();
   failing = new Set<string>();
+  /** Objects whose apply takes longer (a large ConfigMap, a slow admission chain). */
+  slow = new Set<string>();
   inFlight = 0;
   maxInFlight = 0;
 
@@ -25,7 +27,7 @@ class MemoryCluster implements ApplyTarget {
     const key = formatKey(keyOf(obj));
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    await new Promise((r) => setImmediate(r));
+    for (let i = this.slow.has(key) ? 20 : 1; i > 0; i--) await new Promise((r) => setImmediate(r));
     this.inFlight--;
     if (this.failing.has(key)) throw new Error(`admission webhook denied ${key}`);
     if (obj.apiVersion === "example.com/v1" && !this.stored.has("apiextensions.k8s.io/CustomResourceDefinition widgets.example.com")) {
@@ -49,6 +51,23 @@ const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } };
 const fast = { sleep: async () => undefined };
 
 describe("ordered apply", () => {
+  it("applies webhooks, admission policies and APIServices only after every other object is done, also concurrently", async () => {
+    const cluster = new MemoryCluster();
+    const configMaps = Array.from({ length: 5 }, (_, i) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `cm-${i}`, namespace: "shop" } }));
+    for (const cm of configMaps) cluster.slow.add(formatKey(keyOf(cm)));
+    const last = [
+      { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: "guard" }, webhooks: [] },
+      { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata: { name: "defaults" }, webhooks: [] },
+      { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding", metadata: { name: "deny-latest" }, spec: {} },
+      { apiVersion: "apiregistration.k8s.io/v1", kind: "APIService", metadata: { name: "v1beta1.metrics.example.com" }, spec: {} },
+    ];
+    const summary = await orderedApply([...last, ns, ...configMaps], cluster, { ...fast, concurrency: 8 });
+    assert.equal(summary.counts.created, 10);
+    const firstLast = Math.min(...last.map((o) => cluster.applied.indexOf(formatKey(keyOf(o as KubeObject)))));
+    const lastOther = Math.max(...[ns, ...configMaps].map((o) => cluster.applied.indexOf(formatKey(keyOf(o as KubeObject)))));
+    assert.ok(lastOther < firstLast, `every other object before the first of them: ${cluster.applied.join(", ")}`);
+  });
+
   it("creates a CRD, waits until it is Established, then its custom resources, in one pass", async () => {
     const cluster = new MemoryCluster();
     const summary = await orderedApply([fixture("cr-widget"), ns, fixture("crd")], cluster, fast);

@@ -92,8 +92,8 @@ describe("restore-order actions", () => {
     assert.equal(await ria.areAdditionalItemsReady!([crd], restore), true);
     const svc = { group: "", resource: "services", namespace: "shop", name: "hooks" };
     const mapped = { ...restore, spec: { namespaceMapping: { shop: "shop-dr" } } };
-    assert.equal(await ria.areAdditionalItemsReady!([crd, svc], mapped), false);
-    assert.deepEqual(cluster.asked.slice(-1), ["services/shop-dr/hooks:serving"]);
+    assert.equal(await ria.areAdditionalItemsReady!([crd, svc], mapped), false, "the Service is not in the target yet");
+    assert.deepEqual(cluster.asked.slice(-1), ["services/shop-dr/hooks:exists"], "a Service only has to exist: nothing waits for a backend to serve");
   });
 
   it("a damaged record costs the ordering hint, never the item", async () => {

@@ -113,6 +113,22 @@ describe("restore runner", () => {
     assert.match(r.err, /following Restore velero\/nightly-1-volumes, created by an earlier run/);
   });
 
+  it("follows a Restore through WaitingForPluginOperations (twinsnap's webhooks last) and Finalizing to its end", async () => {
+    const w = world();
+    w.up();
+    const state = newRunState(plan, { name: "nightly-1", uid: "u1" }, { veleroNamespace: "velero", etcd }, w.effects.now());
+    for (const s of plan.steps.slice(0, 5)) state.steps[s.id] = { finishedAt: "2026-12-01T21:00:00.000Z" };
+    state.steps["restore-volumes"] = { startedAt: "2026-12-01T21:30:00.000Z" };
+    state.restoreName = "nightly-1-volumes";
+    const phases = ["WaitingForPluginOperations", "Finalizing", "Completed"];
+    w.objects.set(RESTORE, { status: { phase: "InProgress" } });
+    w.onSleep(() => ((w.objects.get(RESTORE) as { status: object }).status = { phase: phases.shift() ?? "Completed" }));
+    const r = await run(w, state);
+    assert.equal(r.exitCode, 0, r.out);
+    assert.match(r.err, /WaitingForPluginOperations/);
+    assert.deepEqual(phases, [], "followed until Completed");
+  });
+
   it("a failed step ends the run with exit 1, the reason and what to do; the rerun tries that step again", async () => {
     const w = world();
     w.up();

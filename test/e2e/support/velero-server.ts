@@ -30,6 +30,11 @@ export interface VeleroServerOptions {
   env?: Record<string, string>;
   /** Extra `velero server` flags. */
   serverArgs?: string[];
+  /**
+   * A kubeconfig given as `velero server --kubeconfig FILE` instead of KUBECONFIG in its environment: a Velero
+   * started outside a cluster that way (Velero passes its server arguments, not this variable, to its plugins).
+   */
+  kubeconfigFlag?: string;
 }
 
 // Once per cluster, also when two Velero installations on one cluster start at the same time.
@@ -100,13 +105,14 @@ export class VeleroServer {
       // Velero's sync of backups from the bucket runs at start and then at most once a minute (hard-coded);
       // a short period makes every one of those runs sync, instead of every fifth by default.
       "--backup-sync-period", "3s",
+      ...(opts.kubeconfigFlag ? ["--kubeconfig", opts.kubeconfigFlag] : []),
       ...(opts.serverArgs ?? []),
     ];
     const child = spawn(peer("VELERO_BIN"), args, {
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
         HOME: join(opts.dir, "home"),
-        KUBECONFIG: cluster.kubeconfigPath,
+        ...(opts.kubeconfigFlag ? {} : { KUBECONFIG: cluster.kubeconfigPath }),
         VELERO_NAMESPACE: namespace,
         AWS_SHARED_CREDENTIALS_FILE: opts.store.credentialsFile,
         ...opts.env,
