@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
@@ -71,7 +71,11 @@ describe("snapshot get: objects out of an etcd snapshot of a real apiserver with
     assert.equal(snap.code, 0, snap.stderr);
     snapshotFile = join(work, "store", "snapshots", "before.db.gz");
   });
-  after(async () => source?.stop());
+  after(async () => {
+    await source?.stop();
+    // It holds a snapshot with every Secret and the encryption keys.
+    rmSync(work, { recursive: true, force: true });
+  });
 
   it("the Secret is encrypted in etcd: without the key it is reported with its provider, and nothing is printed", async () => {
     const got = await twinsnap(["snapshot", "get", "--snapshot", snapshotFile, "secrets", "ci/builder-long-lived"]);

@@ -135,3 +135,52 @@ describe("why a Velero backup misses an object", () => {
   ];
   for (const [name, o, f, reason] of cases) it(name, () => assert.equal(whyMissing(obj(o), f), reason));
 });
+
+describe("decoding stored protobuf values", () => {
+  // A hand-written protobuf encoder: the inputs below are what the apiserver writes, and some it never would.
+  const varint = (n: bigint): number[] => {
+    const out: number[] = [];
+    let v = BigInt.asUintN(64, n);
+    do {
+      out.push(Number(v & 0x7fn) | (v > 0x7fn ? 0x80 : 0));
+      v >>= 7n;
+    } while (v > 0n);
+    return out;
+  };
+  const bytesField = (n: number, body: Buffer | string) => {
+    const b = Buffer.from(body);
+    return Buffer.from([...varint(BigInt(n * 8 + 2)), ...varint(BigInt(b.length)), ...b]);
+  };
+  const intField = (n: number, v: bigint) => Buffer.from([...varint(BigInt(n * 8)), ...varint(v)]);
+  const stored = (apiVersion: string, kind: string, raw: Buffer) =>
+    Buffer.concat([Buffer.from("k8s\0", "latin1"), bytesField(1, Buffer.concat([bytesField(1, apiVersion), bytesField(2, kind)])), bytesField(2, raw)]);
+  const meta = (extra: Buffer = Buffer.alloc(0)) => bytesField(1, Buffer.concat([bytesField(1, "settings"), bytesField(3, "shop"), extra]));
+
+  it("a ConfigMap: names, map entries, an unset creationTimestamp left out (omitzero)", () => {
+    const entry = bytesField(2, Buffer.concat([bytesField(1, "mode"), bytesField(2, "fast")]));
+    const v = decodeStoredValue("/registry/configmaps/shop/settings", stored("v1", "ConfigMap", Buffer.concat([meta(), entry])));
+    assert.equal(v.state, "object");
+    assert.deepEqual(v.state === "object" && v.object, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "shop" }, data: { mode: "fast" } });
+  });
+
+  it("times are RFC 3339 in UTC, whole seconds for Time", () => {
+    const ts = bytesField(8, intField(1, 1_790_000_000n));
+    const v = decodeStoredValue("/registry/configmaps/shop/settings", stored("v1", "ConfigMap", meta(ts)));
+    assert.equal(v.state === "object" && v.object.metadata.creationTimestamp, "2026-09-21T14:13:20Z");
+  });
+
+  it("an integer beyond 2^53 is reported with its field, never rounded", () => {
+    const v = decodeStoredValue("/registry/configmaps/shop/settings", stored("v1", "ConfigMap", meta(intField(7, 2n ** 60n + 1n))));
+    assert.equal(v.state, "undecodable");
+    assert.match(v.state === "undecodable" ? v.reason : "", /metadata\.generation: integer 1152921504606846977 is beyond 2\^53/);
+  });
+
+  it("a truncated value, an unknown type and a wrong wire type are undecodable, with the reason", () => {
+    const whole = stored("v1", "ConfigMap", meta());
+    assert.equal(decodeStoredValue("/registry/x/y", whole.subarray(0, whole.length - 3)).state, "undecodable");
+    const unknown = decodeStoredValue("/registry/x/y", stored("foo.example/v9", "Thing", meta()));
+    assert.match(unknown.state === "undecodable" ? unknown.reason : "", /no protobuf definition for foo\.example\/v9 Thing/);
+    const wrongWire = decodeStoredValue("/registry/x/y", stored("v1", "ConfigMap", intField(1, 5n)));
+    assert.match(wrongWire.state === "undecodable" ? wrongWire.reason : "", /metadata: expected an embedded/);
+  });
+});
