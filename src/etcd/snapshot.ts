@@ -384,7 +384,7 @@ export async function verifyStoredSnapshot(store: ObjectStore, record: Verifiabl
     // zlib's codes (Z_DATA_ERROR, ZSTD_error_...): the stored bytes are not what was written.
     const code = String((err as NodeJS.ErrnoException).code ?? "");
     if (!code.startsWith("Z_") && !code.startsWith("ZSTD_")) throw err;
-    throw new SnapshotIntegrityError(record.key, { bytes: record.storedBytes, sha256: record.storedSha256 }, { bytes: storedBytes, sha256: `(does not decompress: ${(err as Error).message})` });
+    throw new SnapshotIntegrityError(record.key, { bytes: record.storedBytes, sha256: record.storedSha256 }, { bytes: storedBytes, sha256: `(not ${record.compression ?? compressionOfKey(record.key)} data: ${(err as Error).message})` });
   }
   const stored = { bytes: storedBytes, sha256: storedHash.digest("hex") };
   const raw = { bytes: rawBytes, sha256: rawHash.digest("hex") };
