@@ -110,6 +110,7 @@ async function runCli(argv: string[]): Promise<number> {
           "include-resources": { type: "string" },
           "exclude-resources": { type: "string" },
           kubeconfig: { type: "string" },
+          context: { type: "string" },
           "include-generated": { type: "boolean", default: false },
         },
       });
@@ -141,6 +142,7 @@ async function runCli(argv: string[]): Promise<number> {
           "dry-run": { type: "boolean", default: false },
           concurrency: { type: "string", default: "8" },
           kubeconfig: { type: "string" },
+          context: { type: "string" },
           rules: { type: "string" },
         },
       });
@@ -153,6 +155,7 @@ async function runCli(argv: string[]): Promise<number> {
           concurrency,
           env: process.env,
           ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            ...(values.context ? { context: values.context } : {}),
           ...(values.rules ? { rulesFile: values.rules } : {}),
         },
         { out, err },
@@ -175,6 +178,7 @@ async function runCli(argv: string[]): Promise<number> {
             "bump-revision": { type: "string", default: "1000000000" },
             force: { type: "boolean", default: false },
             kubeconfig: { type: "string" },
+            context: { type: "string" },
             "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
           },
         });
@@ -190,6 +194,7 @@ async function runCli(argv: string[]): Promise<number> {
             veleroNamespace: values["velero-namespace"]!,
             env: process.env,
             ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            ...(values.context ? { context: values.context } : {}),
             ...(values.backup ? { backup: values.backup } : {}),
             ...(values.snapshot ? { snapshot: values.snapshot } : {}),
             ...(values["initial-cluster"] ? { initialCluster: values["initial-cluster"] } : {}),
@@ -210,6 +215,7 @@ async function runCli(argv: string[]): Promise<number> {
           name: { type: "string" },
           etcdutl: { type: "string" },
           kubeconfig: { type: "string" },
+          context: { type: "string" },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
         },
       });
@@ -222,6 +228,7 @@ async function runCli(argv: string[]): Promise<number> {
           veleroNamespace: values["velero-namespace"]!,
           env: process.env,
           ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            ...(values.context ? { context: values.context } : {}),
           ...(values.cacert ? { caFile: values.cacert } : {}),
           ...(values.cert ? { certFile: values.cert } : {}),
           ...(values.key ? { keyFile: values.key } : {}),
@@ -241,11 +248,11 @@ async function runCli(argv: string[]): Promise<number> {
           store: { type: "string", default: DEFAULT_STORE_URL },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
           kubeconfig: { type: "string" },
+          context: { type: "string" },
           concurrency: { type: "string", default: "2" },
           "share-window": { type: "string", default: "0" },
           "log-level": { type: "string" },
           "metrics-address": { type: "string", default: "127.0.0.1:8080" },
-          context: { type: "string" },
           "leader-elect": { type: "boolean", default: true },
           "no-leader-elect": { type: "boolean", default: false },
           "retention-grace": { type: "string" },
@@ -282,12 +289,13 @@ async function runCli(argv: string[]): Promise<number> {
           output: { type: "string", short: "o" },
           etcdutl: { type: "string" },
           kubeconfig: { type: "string" },
+          context: { type: "string" },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
         },
       });
       const output = (values.output ?? (sub === "show" ? "yaml" : "table")) as OutputFormat;
       if (!["table", "json", "yaml"].includes(output)) throw new UsageError("-o must be table, json or yaml");
-      const storeFlags = { store: values.store!, veleroNamespace: values["velero-namespace"]!, env: process.env, ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}) };
+      const storeFlags = { store: values.store!, veleroNamespace: values["velero-namespace"]!, env: process.env, ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}), ...(values.context ? { context: values.context } : {}) };
       if (sub === "list") return pairsListCommand({ ...storeFlags, output }, { out, err });
       if (sub === "show") {
         if (positionals.length !== 1) throw new UsageError("pairs show needs one backup name or uid");
@@ -302,6 +310,7 @@ async function runCli(argv: string[]): Promise<number> {
             env: process.env,
             ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
             ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            ...(values.context ? { context: values.context } : {}),
           },
           { out, err },
         );
@@ -317,13 +326,13 @@ async function runCli(argv: string[]): Promise<number> {
           backup: { type: "string" },
           store: { type: "string", default: DEFAULT_STORE_URL },
           kubeconfig: { type: "string" },
+          context: { type: "string" },
           mode: { type: "string" },
           "velero-namespace": { type: "string", default: process.env.VELERO_NAMESPACE ?? "velero" },
           json: { type: "boolean", default: false },
           "dry-run": { type: "boolean", default: false },
           timeout: { type: "string", default: "1h" },
           continue: { type: "string" },
-          context: { type: "string" },
           "confirm-same-cluster": { type: "boolean", default: false },
           ...ETCD_MEMBER_OPTIONS,
         },
@@ -340,11 +349,11 @@ async function runCli(argv: string[]): Promise<number> {
             dryRun: values["dry-run"]!,
             timeoutMs: parseDuration("--timeout", values.timeout!, { bareSeconds: true }),
             confirmSameCluster: values["confirm-same-cluster"]!,
-            ...(values.context ? { context: values.context } : {}),
             etcd,
             ...(values.continue ? { continueStep: values.continue } : {}),
             env: process.env,
             ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+            ...(values.context ? { context: values.context } : {}),
             ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),
           },
           { out, err },
@@ -358,8 +367,8 @@ async function runCli(argv: string[]): Promise<number> {
           json: values.json!,
           etcd,
           env: process.env,
-          ...(values.context ? { context: values.context } : {}),
           ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+          ...(values.context ? { context: values.context } : {}),
           ...(values.mode ? { mode: values.mode as "same-cluster" | "new-cluster" } : {}),
         },
         { out, err },
