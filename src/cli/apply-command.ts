@@ -16,6 +16,8 @@ export interface ApplyCommandOptions {
   dryRun: boolean;
   concurrency: number;
   kubeconfig?: string;
+  /** --context: the kubeconfig context to use. */
+  context?: string;
   rulesFile?: string;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -56,7 +58,7 @@ export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: str
   const rules = await loadRules(opts.rulesFile);
   const { objects, skipped } = await loadManifests(opts.paths, rules);
   for (const s of skipped) io.err(`left out ${s}\n`);
-  const kc = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
+  const kc = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
   const client = rawClient(kc);
   const summary = await orderedApply(objects, kubeApplyTarget(client), {
     dryRun: opts.dryRun,

@@ -14,6 +14,8 @@ export interface CliStoreOptions {
   env: Env;
   /** For bsl: — the kubeconfig the command was given (else the usual KUBECONFIG / in-cluster lookup). */
   kubeconfig?: string;
+  /** --context, with --kubeconfig. */
+  context?: string;
   veleroNamespace: string;
   /** A client the command holds already (coordinator, restore run); else one is made for bsl: and closed. */
   client?: RawClient;
@@ -40,7 +42,7 @@ export async function openCliStore(opts: CliStoreOptions): Promise<OpenedStore> 
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const aws = awsEnvironment(opts.env);
   if (!opts.store.startsWith("bsl:")) return openStore(opts.store, { aws });
-  const client = opts.client ?? rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }));
+  const client = opts.client ?? rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) }));
   try {
     return await openStore(opts.store, { aws, cluster: { client, veleroNamespace: opts.veleroNamespace } });
   } finally {

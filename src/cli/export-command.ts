@@ -45,10 +45,10 @@ export async function exportFromBackup(opts: ExportOptions & { fromBackup: strin
 }
 
 export async function exportFromCluster(
-  opts: ExportOptions & { kubeconfig?: string; includeGenerated: boolean; env: Readonly<Record<string, string | undefined>> },
+  opts: ExportOptions & { kubeconfig?: string; context?: string; includeGenerated: boolean; env: Readonly<Record<string, string | undefined>> },
   progress: (line: string) => void,
 ): Promise<ExportSummary> {
-  const kc = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) });
+  const kc = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
   const filter = resourceFilter(opts);
   let generated = 0;
   const client = rawClient(kc);

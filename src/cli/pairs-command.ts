@@ -66,6 +66,7 @@ export interface VerifyOptions {
   identityFiles?: string[];
   /** With a cluster: also report pairs whose Velero backup is missing or failed. */
   kubeconfig?: string;
+  context?: string;
   veleroNamespace: string;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -119,7 +120,7 @@ async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | un
 }
 
 async function liveBackups(opts: VerifyOptions): Promise<Map<string, string>> {
-  const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }));
+  const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) }));
   try {
     const list = await client.get<{ items: { metadata: { name: string }; status?: { phase?: string } }[] }>(`/apis/velero.io/v1/namespaces/${encodeURIComponent(opts.veleroNamespace)}/backups`);
     return new Map((list?.items ?? []).map((b) => [b.metadata.name, b.status?.phase ?? ""]));

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadClusterConnection } from "../../src/kube/kubeconfig.js";
 import { rawClient } from "../../src/kube/raw-client.js";
-import { freePort } from "../support/control-plane.js";
+import { freePort, startControlPlane } from "../support/control-plane.js";
 import { REPO_ROOT } from "../support/fixtures.js";
 import { peer } from "../support/peers.js";
 import { connectProxy, stallingProxy } from "../support/tcp-proxies.js";
@@ -154,6 +154,27 @@ describe("restore plan and run: evidence before the destructive path (real apise
     } finally {
       client.close();
       await v6.close();
+    }
+  });
+
+  it("reaches an apiserver that listens on the IPv6 loopback only (--bind-address ::1)", async function () {
+    this.timeout(180_000);
+    const v6 = await startControlPlane({ name: "i14-ipv6", bindAddress: "::1" });
+    try {
+      assert.match(v6.server, /^https:\/\/\[::1\]:\d+$/);
+      const client = rawClient(await loadClusterConnection({ env: {}, kubeconfigPath: v6.kubeconfigPath }));
+      try {
+        const ns = await client.get<{ metadata: { uid: string } }>("/api/v1/namespaces/kube-system");
+        assert.match(ns?.metadata.uid ?? "", /^[0-9a-f-]{36}$/);
+      } finally {
+        client.close();
+      }
+      // And the CLI: a plan identifies it (another cluster than the pair's: the new-cluster path).
+      const r = await plan("alive", v6.kubeconfigPath);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^Path: new cluster/m);
+    } finally {
+      await v6.stop();
     }
   });
 

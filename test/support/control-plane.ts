@@ -151,9 +151,11 @@ export async function startEtcdOn(dir: string, dataDir: string, extraArgs: strin
   return { endpoint: `http://127.0.0.1:${clientPort}`, stop: () => stopProcess(child) };
 }
 
+/** bindAddress "::1": the apiserver listens on the IPv6 loopback only (its server URL is https://[::1]:port). */
 export async function startControlPlane(opts: {
   name: string;
   withControllerManager?: boolean;
+  bindAddress?: "127.0.0.1" | "::1";
   /** An EncryptionConfiguration file: the apiserver encrypts at rest what it names (--encryption-provider-config). */
   encryptionProviderConfig?: string;
 }): Promise<ControlPlane> {
@@ -169,10 +171,11 @@ export async function startControlPlane(opts: {
   writeFileSync(join(dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
 
   let etcd: ChildProcess | undefined = await startEtcd(dir, etcdDataDir, etcdPort, etcdPeerPort);
-  const server = `https://127.0.0.1:${apiPort}`;
+  const bindAddress = opts.bindAddress ?? "127.0.0.1";
+  const server = `https://${bindAddress.includes(":") ? `[${bindAddress}]` : bindAddress}:${apiPort}`;
   const apiserverArgs = [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    "--bind-address=127.0.0.1",
+    `--bind-address=${bindAddress}`,
     `--secure-port=${apiPort}`,
     `--cert-dir=${certDir}`,
     `--token-auth-file=${join(dir, "tokens.csv")}`,
