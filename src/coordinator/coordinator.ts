@@ -296,18 +296,33 @@ export class Coordinator {
   }
 
   /** One reconcile at a time per backup, in the order events arrive. */
-  enqueue(backup: VeleroBackup): void {
+  enqueue(backup: VeleroBackup, attempt = 0): void {
     const uid = backup.metadata.uid;
     const previous = this.chains.get(uid) ?? Promise.resolve();
     const next = previous
       .then(() => this.reconcile(backup))
       .catch((err: unknown) => {
-        this.opts.log.error("pairing failed", { backup: backup.metadata.name, error: (err as Error).message });
+        const retryInMs = Math.min(1000 * 2 ** attempt, 30_000);
+        this.opts.log.error("pairing failed", { backup: backup.metadata.name, error: (err as Error).message, retryInMs });
+        // A step that failed (an apiserver or a store that did not answer) is tried again: a Backup that does not
+        // change sends no further event, and would otherwise wait for the next re-list, minutes away.
+        void this.sleep(retryInMs).then(() => this.retry(backup, attempt + 1));
       })
       .finally(() => {
         if (this.chains.get(uid) === next) this.chains.delete(uid);
       });
     this.chains.set(uid, next);
+  }
+
+  /** Reconciles the Backup again as it is now (unless it is gone, or a newer event is already being handled). */
+  private async retry(backup: VeleroBackup, attempt: number): Promise<void> {
+    if (this.stopped || this.signal?.aborted || this.chains.has(backup.metadata.uid)) return;
+    try {
+      const now = await this.opts.client.get<VeleroBackup>(`${this.backupsPath}/${encodeURIComponent(backup.metadata.name)}`);
+      if (now && now.metadata.uid === backup.metadata.uid) this.enqueue(now, attempt);
+    } catch {
+      this.enqueue(backup, attempt); // the apiserver still does not answer: the reconcile fails and backs off again
+    }
   }
 
   async reconcile(backup: VeleroBackup): Promise<void> {
