@@ -8,7 +8,6 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { gunzipSync } from "node:zlib";
 import { Etcd3 } from "etcd3";
 import { REPO_ROOT } from "../support/fixtures.js";
 import { startStandaloneEtcd } from "../support/control-plane.js";
@@ -53,16 +52,16 @@ describe("encrypted etcd snapshots (age), with the real age CLI", function () {
     const { stdout } = await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", `file://${storeDir}`, "--name", "enc", "--encrypt-to", alice.recipient, "--encrypt-to-file", join(dir, "recipients.txt"), "--etcdutl", peer("ETCDUTL_BIN")]);
     record = JSON.parse(stdout) as SnapshotRecord;
     assert.deepEqual(record.encryption, { format: "age", recipients: [alice.recipient, bob.recipient] });
-    assert.equal(record.key, "snapshots/enc.db.gz.age");
+    assert.equal(record.key, "snapshots/enc.db.zst.age");
     const stored = readFileSync(join(storeDir, record.key));
     assert.ok(stored.subarray(0, 21).toString() === "age-encryption.org/v1", "an age file");
     assert.ok(!stored.includes("password-7"), "no plaintext");
   });
 
-  it("a person decrypts it with Debian's age CLI and gunzip, and gets the snapshot etcd sent", () => {
+  it("a person decrypts it with Debian's age CLI and zstd, and gets the snapshot etcd sent", () => {
     for (const key of [alice, bob]) {
-      const gz = execFileSync("age", ["-d", "-i", key.file, join(storeDir, record.key)], { maxBuffer: 1 << 30 });
-      const snapshot = gunzipSync(gz);
+      const zst = execFileSync("age", ["-d", "-i", key.file, join(storeDir, record.key)], { maxBuffer: 1 << 30 });
+      const snapshot = execFileSync("zstd", ["-d", "-c"], { input: zst, maxBuffer: 1 << 30 });
       assert.equal(createHash("sha256").update(snapshot).digest("hex"), record.snapshotSha256);
     }
   });
@@ -89,10 +88,10 @@ describe("encrypted etcd snapshots (age), with the real age CLI", function () {
 
   it("twinsnap decrypts what the age CLI encrypted (the reverse direction)", async () => {
     const store = new FilesystemStore(storeDir);
-    const plainGz = join(dir, "plain.db.gz");
-    writeFileSync(plainGz, execFileSync("age", ["-d", "-i", alice.file, join(storeDir, record.key)], { maxBuffer: 1 << 30 }));
-    execFileSync("age", ["-r", alice.recipient, "-o", join(storeDir, "snapshots", "by-cli.db.gz.age"), plainGz]);
-    const byCli = { ...record, key: "snapshots/by-cli.db.gz.age" };
+    const plainZst = join(dir, "plain.db.zst");
+    writeFileSync(plainZst, execFileSync("age", ["-d", "-i", alice.file, join(storeDir, record.key)], { maxBuffer: 1 << 30 }));
+    execFileSync("age", ["-r", alice.recipient, "-o", join(storeDir, "snapshots", "by-cli.db.zst.age"), plainZst]);
+    const byCli = { ...record, key: "snapshots/by-cli.db.zst.age" };
     const aliceKey = readFileSync(alice.file, "utf8").split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-"))!;
     const hash = createHash("sha256");
     for await (const chunk of await readSnapshotPlaintext(store, byCli, [aliceKey])) hash.update(chunk as Buffer);
