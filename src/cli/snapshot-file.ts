@@ -1,16 +1,17 @@
-// The etcd snapshot a command reads offline, as a local bbolt file: `--snapshot FILE` (plain or gzip-compressed, as
-// etcdctl writes it or as the store keeps it), or the snapshot paired with `--backup NAME` in the store, copied
+// The etcd snapshot a command reads offline, as a local bbolt file: `--snapshot FILE` (plain, or zstd- or
+// gzip-compressed, as etcdctl writes it or as the store keeps it), or the snapshot paired with `--backup NAME` in the store, copied
 // (decompressed) into a private temporary directory that is removed afterwards: it holds every Secret.
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import type { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import type { PairRecord } from "../coordinator/pair-record.js";
 import { findPairRecord } from "../coordinator/pair-store.js";
 import { SnapshotReader } from "../etcd/snapshot-keys.js";
+import { decompressor, type SnapshotCompression } from "../etcd/compression.js";
+import { plaintextStages } from "../etcd/snapshot-encryption.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { openCliStore, type CliStoreOptions } from "./cli-store.js";
 import { UsageError } from "./usage-error.js";
@@ -28,22 +29,25 @@ export interface OpenedSnapshot {
   close(): Promise<void>;
 }
 
-async function isGzip(file: string): Promise<boolean> {
+/** By the file's first bytes: gzip (1f 8b), zstd (28 b5 2f fd), or a bbolt file as etcd wrote it. */
+async function compressionOfFile(file: string): Promise<SnapshotCompression> {
   const handle = await open(file, "r");
   try {
-    const head = Buffer.alloc(2);
-    await handle.read(head, 0, 2, 0);
-    return head[0] === 0x1f && head[1] === 0x8b;
+    const head = Buffer.alloc(4);
+    await handle.read(head, 0, 4, 0);
+    if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+    if (head.readUInt32LE(0) === 0xfd2fb528) return "zstd";
+    return "none";
   } finally {
     await handle.close();
   }
 }
 
-async function privateCopy(from: Readable, gunzip: boolean): Promise<{ file: string; dir: string }> {
+async function privateCopy(from: Readable, stages: readonly (Transform | NodeJS.ReadWriteStream)[]): Promise<{ file: string; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), "twinsnap-snapshot-"));
   const file = join(dir, "snapshot.db");
   try {
-    await pipeline(gunzip ? [from, createGunzip(), createWriteStream(file, { mode: 0o600 })] : [from, createWriteStream(file, { mode: 0o600 })]);
+    await (pipeline as (...args: unknown[]) => Promise<void>)(from, ...stages, createWriteStream(file, { mode: 0o600 }));
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -55,8 +59,9 @@ export async function openSnapshot(opts: SnapshotSourceOptions): Promise<OpenedS
   if (opts.snapshotFile && opts.backup) throw new UsageError("give --backup NAME or --snapshot FILE, not both");
   if (opts.snapshotFile) {
     const file = opts.snapshotFile;
-    if (await isGzip(file)) {
-      const copy = await privateCopy(createReadStream(file), true);
+    const compression = await compressionOfFile(file);
+    if (compression !== "none") {
+      const copy = await privateCopy(createReadStream(file), [decompressor(compression)]);
       return withReader(copy.file, file, undefined, () => rm(copy.dir, { recursive: true, force: true }));
     }
     return withReader(file, file, undefined, async () => undefined);
@@ -73,9 +78,10 @@ export async function openSnapshot(opts: SnapshotSourceOptions): Promise<OpenedS
   }
 }
 
-/** A snapshot in a store (snapshots/<uid>.db.gz), copied out decompressed. */
+/** A snapshot in a store (snapshots/<uid>.db.zst, or .db.gz before zstd), copied out decompressed as its record says. */
 export async function openStoredSnapshot(store: ObjectStore, key: string, record?: PairRecord): Promise<OpenedSnapshot> {
-  const copy = await privateCopy(await store.get(key), true);
+  const stages = plaintextStages({ key, ...(record?.snapshot?.compression ? { compression: record.snapshot.compression } : {}), ...(record?.snapshot?.encryption ? { encryption: record.snapshot.encryption } : {}) });
+  const copy = await privateCopy(await store.get(key), stages);
   return withReader(copy.file, `${record ? `snapshot of backup ${record.backup.name} ` : ""}(${store.url}/${key})`, record, () => rm(copy.dir, { recursive: true, force: true }));
 }
 

@@ -69,7 +69,7 @@ describe("snapshot get: objects out of an etcd snapshot of a real apiserver with
     assert.equal(exported.code, 0, exported.stderr);
     const snap = await twinsnap(["etcd", "snapshot", "--endpoints", source.etcdEndpoint, "--store", `file://${join(work, "store")}`, "--name", "before"]);
     assert.equal(snap.code, 0, snap.stderr);
-    snapshotFile = join(work, "store", "snapshots", "before.db.gz");
+    snapshotFile = join(work, "store", "snapshots", "before.db.zst");
   });
   after(async () => {
     await source?.stop();
