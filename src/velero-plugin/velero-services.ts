@@ -213,7 +213,7 @@ function decodeJson(bytes: Buffer, field: string, refine?: (text: string, fast: 
   try {
     return refine(text, value);
   } catch (err) {
-    throw new UnprocessableItem(field, err);
+    throw new UnprocessableItem(field, err, value);
   }
 }
 
@@ -225,6 +225,8 @@ class UnprocessableItem {
   constructor(
     readonly field: string,
     readonly cause: unknown,
+    /** What JSON.parse made of it, to name the object in the log. */
+    readonly parsed?: unknown,
   ) {}
 }
 
@@ -247,7 +249,14 @@ function decodeItem(bytes: Buffer, field: string): KubeObject | UnprocessableIte
 }
 
 function keptAsSent(sent: Buffer, why: UnprocessableItem, action: string, log: Logger): Buffer {
-  log.error(`${action} could not read the ${why.field} it was sent without changing it (${messageOf(why.cause)}); the item is kept as Velero gave it`);
+  // The message names the object when it has a name: an operator must know which item was kept unstripped.
+  let which = `the ${why.field} it was sent`;
+  try {
+    which = `${objectRef(asKubeObject(why.parsed))}`;
+  } catch {
+    // not an object with kind and name: "the item it was sent" it stays
+  }
+  log.error(`${action} could not read ${which} without changing it (${messageOf(why.cause)}); the item is kept as Velero gave it`);
   return sent;
 }
 
