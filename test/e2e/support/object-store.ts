@@ -24,7 +24,8 @@ export interface ObjectStore {
   logPath: string;
   /** Object keys under a prefix. */
   list(prefix: string): Promise<string[]>;
-  get(key: string): Promise<Response>;
+  /** The object's bytes, read in full before returning (see get below). */
+  get(key: string): Promise<Buffer>;
   /** The items of backup `name` as Velero stored them under `<prefix>/backups/<name>/<name>.tar.gz`. */
   backupItems(prefix: string, name: string): Promise<BackupItem[]>;
   stop(): Promise<void>;
@@ -65,12 +66,14 @@ export async function startObjectStore(dir: string, bucket = "velero"): Promise<
     async get(key) {
       const res = await fetch(`${url}/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`, { headers: AUTHORIZATION });
       if (!res.ok) throw new Error(`s3://${bucket}/${key}: HTTP ${res.status}`);
-      return res;
+      // Read at once: moto closes the connection after the body, and undici's HTTP/1 parser, paused while a slow
+      // consumer (gunzip + tar) holds the body back, throws an uncatchable assertion on that FIN (nodejs/undici#5360).
+      return Buffer.from(await res.arrayBuffer());
     },
     async backupItems(prefix, name) {
-      const res = await store.get(`${prefix}/backups/${name}/${name}.tar.gz`);
+      const archive = await store.get(`${prefix}/backups/${name}/${name}.tar.gz`);
       const items: BackupItem[] = [];
-      for await (const item of readBackupItems(Readable.fromWeb(res.body! as import("node:stream/web").ReadableStream))) items.push(item);
+      for await (const item of readBackupItems(Readable.from([archive]))) items.push(item);
       return items;
     },
     async stop() {
