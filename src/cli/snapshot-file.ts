@@ -78,7 +78,7 @@ export async function openSnapshot(opts: SnapshotSourceOptions): Promise<OpenedS
   }
 }
 
-/** A snapshot in a store (snapshots/<uid>.db.zst, or .db.gz before zstd), copied out decompressed as its record says. */
+/** A snapshot in a store (the key its record names: snapshots/<uid>/<writer>.db.zst, .db.gz before zstd), copied out decompressed as its record says. */
 export async function openStoredSnapshot(store: ObjectStore, key: string, record?: PairRecord): Promise<OpenedSnapshot> {
   const stages = plaintextStages({ key, ...(record?.snapshot?.compression ? { compression: record.snapshot.compression } : {}), ...(record?.snapshot?.encryption ? { encryption: record.snapshot.encryption } : {}) });
   const copy = await privateCopy(await store.get(key), stages);

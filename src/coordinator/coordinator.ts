@@ -4,12 +4,13 @@
 // backoff for a recoverable etcd failure, and the record written to the store and mirrored on the Backup.
 // Stopping (the signal of start) stops snapshots mid-stream and every write: a coordinator that lost its lease
 // or is shutting down leaves records as they are, and the next one resumes them (pairing.ts decides how).
+import { randomBytes } from "node:crypto";
 import type { EtcdMaintenance } from "../etcd/etcd-client.js";
 import { saveSnapshot, SnapshotAbortedError, type SnapshotRecord } from "../etcd/snapshot.js";
 import type { RawClient } from "../kube/raw-client.js";
 import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { DamagedRecordError, legacySnapshotKey, PAIR_RECORD_API_VERSION, pairKey, snapshotKey, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "./pair-record.js";
+import { DamagedRecordError, legacySnapshotKeys, PAIR_RECORD_API_VERSION, pairKey, snapshotKey, snapshotKeyOwner, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "./pair-record.js";
 import { nextPairingStep } from "./pairing.js";
 import { listPairRecords, readPairRecord, writePairRecord } from "./pair-store.js";
 import { chooseSnapshot, type ShareCandidate, type SnapshotTiming } from "./snapshot-sharing.js";
@@ -218,17 +219,24 @@ export class Coordinator {
     const identity = await this.clusterIdentity();
     const grace = this.opts.retentionGraceMs ?? 3_600_000;
     const { records, damaged } = await listPairRecords(this.opts.store);
+    // What each backup's writers put under snapshotDir(uid): the key its record names, and any a replica that lost
+    // its lease finished too late (never named).
+    const written = new Map<string, string[]>();
+    for (const key of await this.opts.store.list("snapshots")) {
+      const owner = snapshotKeyOwner(key);
+      if (owner) written.set(owner, [...(written.get(owner) ?? []), key]);
+    }
     // Reference counts over every record in the store, any cluster's: a snapshot goes with its last pair.
     const refs = new Map<string, Set<string>>();
     const reference = (key: string, uid: string) => refs.set(key, (refs.get(key) ?? new Set()).add(uid));
     for (const r of records) if (r.snapshot) reference(r.snapshot.key, r.backup.uid);
     for (const d of damaged) {
       const uid = d.key.slice("pairs/".length, -".json".length);
-      // What a damaged record references is unknown: keep at least its own (where either release put it).
-      reference(snapshotKey(uid), uid);
-      reference(legacySnapshotKey(uid), uid);
+      // What a damaged record references is unknown: keep every snapshot taken for it, in either layout.
+      for (const key of [...legacySnapshotKeys(uid), ...(written.get(uid) ?? [])]) reference(key, uid);
       this.opts.log.warn("damaged pair record; retention leaves its snapshot alone", { key: d.key, error: d.error });
     }
+    await this.removeUnnamedSnapshots(records, written, refs);
     // Only this install's pairs: this cluster, this Velero namespace (two Velero installs may share a store).
     const ours = (r: PairRecord) => r.clusterIdentity === identity && r.backup.namespace === this.opts.veleroNamespace;
     // A backup counts as gone only when a second, fresh list confirms it: one list that comes back short (a
@@ -247,7 +255,7 @@ export class Coordinator {
         this.opts.log.info("backup deleted; its pair will be removed after the grace period", { backup: record.backup.name, graceSeconds: grace / 1000 });
       } else if (this.now().getTime() - Date.parse(record.orphanedSince) >= grace) {
         const kept: string[] = [];
-        for (const key of new Set([snapshotKey(uid), legacySnapshotKey(uid), ...(record.snapshot ? [record.snapshot.key] : [])])) {
+        for (const key of new Set([...legacySnapshotKeys(uid), ...(written.get(uid) ?? []), ...(record.snapshot ? [record.snapshot.key] : [])])) {
           refs.get(key)?.delete(uid);
           if ((refs.get(key)?.size ?? 0) > 0 || this.sharing.has(key)) {
             kept.push(key);
@@ -259,6 +267,27 @@ export class Coordinator {
         await this.opts.store.delete(pairKey(uid));
         this.opts.metrics?.recordRemoved(uid);
         this.opts.log.info("removed the pair of a deleted backup", { backup: record.backup.name, ...(kept.length ? { snapshotKeptFor: kept.flatMap((k) => [...(refs.get(k) ?? [])]) } : {}) });
+      }
+    }
+  }
+
+  /**
+   * A replica that lost its lease while its upload hung may finish it after the new leader paired the backup: its
+   * object is under a key of its own that no record names (fenced), and would stay there at full size. Removed once
+   * the pair is settled (not being reconciled, not Pending or Snapshotting) — only this install's pairs.
+   */
+  private async removeUnnamedSnapshots(records: PairRecord[], written: Map<string, string[]>, refs: Map<string, Set<string>>): Promise<void> {
+    const identity = await this.clusterIdentity();
+    for (const record of records) {
+      const uid = record.backup.uid;
+      if (record.clusterIdentity !== identity || record.backup.namespace !== this.opts.veleroNamespace) continue;
+      if (this.chains.has(uid) || record.state === "Pending" || record.state === "Snapshotting") continue;
+      for (const key of written.get(uid) ?? []) {
+        if ((refs.get(key)?.size ?? 0) > 0 || this.sharing.has(key) || this.known.get(key)?.state === "taking") continue;
+        if (!this.mayWrite) return;
+        await this.opts.store.delete(key);
+        written.set(uid, (written.get(uid) ?? []).filter((k) => k !== key));
+        this.opts.log.info("removed a snapshot no pair names (a replica finished it after losing its lease)", { backup: record.backup.name, key });
       }
     }
   }
@@ -412,8 +441,9 @@ export class Coordinator {
       if (this.stopped) return "stopped";
       // The snapshot it would have shared failed: take its own.
     }
-    const key = snapshotKey(uid);
-    const own = this.snapshotWithRetries(uid);
+    // A key of this writer's own: see snapshotKey.
+    const key = snapshotKey(uid, `${this.now().toISOString().replace(/[-:.]/g, "")}-${randomBytes(4).toString("hex")}`);
+    const own = this.snapshotWithRetries(key);
     if (windowMs > 0 && !Number.isNaN(startMs)) {
       const entry: KnownSnapshot = { key, takenFor: { name: backup.metadata.name, uid }, anchorMs: startMs, timing, state: "taking" };
       entry.result = own.then((o) => (typeof o === "object" && "snapshot" in o ? o.snapshot : undefined));
@@ -433,7 +463,7 @@ export class Coordinator {
     else this.sharing.delete(key);
   }
 
-  private async snapshotWithRetries(uid: string): Promise<SnapshotOutcome> {
+  private async snapshotWithRetries(key: string): Promise<SnapshotOutcome> {
     const { attempts, firstDelayMs } = this.opts.retry ?? { attempts: 5, firstDelayMs: 2000 };
     await this.slot();
     try {
@@ -441,7 +471,7 @@ export class Coordinator {
         if (this.stopped) return "stopped";
         try {
           const started = this.now().getTime();
-          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, snapshotKey(uid), { now: this.now, ...(this.signal ? { signal: this.signal } : {}), ...(this.opts.encryptTo?.length ? { encryptTo: this.opts.encryptTo } : {}) });
+          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, key, { now: this.now, ...(this.signal ? { signal: this.signal } : {}), ...(this.opts.encryptTo?.length ? { encryptTo: this.opts.encryptTo } : {}) });
           const finished = this.now();
           this.opts.metrics?.snapshotTaken((finished.getTime() - started) / 1000, snapshot.storedBytes, finished);
           return { snapshot };

@@ -1,6 +1,6 @@
 // The pair record: one per Velero backup, stored beside its etcd snapshot so that the pair survives the loss
-// of the cluster. Versioned JSON; keys pairs/<backup uid>.json and snapshots/<backup uid>.db.gz (a pair that shares
-// another backup's snapshot names that key in snapshot.key: always read the key from the record).
+// of the cluster. Versioned JSON; keys pairs/<backup uid>.json and snapshots/<backup uid>/<writer>.db.zst (a pair
+// that shares another backup's snapshot names that key in snapshot.key: always read the key from the record).
 import type { SnapshotRecord } from "../etcd/snapshot.js";
 
 export const PAIR_RECORD_API_VERSION = "twinsnap.dev/v1alpha1";
@@ -67,9 +67,20 @@ export type PairCoverage =
   | { error: string; checkedAt: string };
 
 export const pairKey = (backupUid: string) => `pairs/${backupUid}.json`;
-/** Where the coordinator puts a backup's snapshot (zstd); `legacySnapshotKey` is where releases before zstd did. */
-export const snapshotKey = (backupUid: string) => `snapshots/${backupUid}.db.zst`;
-export const legacySnapshotKey = (backupUid: string) => `snapshots/${backupUid}.db.gz`;
+/**
+ * Where a coordinator puts the snapshot it takes for a backup: a key of its own per writer, so that a replica that
+ * lost its lease while its upload hung can finish that upload without replacing the new leader's snapshot (the
+ * fence: only the key the record names is the pair's). Retention removes the keys no record names.
+ */
+export const snapshotKey = (backupUid: string, writer: string) => `${snapshotDir(backupUid)}/${writer}.db.zst`;
+/** Every snapshot any writer took for the backup is under this prefix. */
+export const snapshotDir = (backupUid: string) => `snapshots/${backupUid}`;
+/** Where releases before per-writer keys put a backup's snapshot: zstd, and gzip before that. */
+export const legacySnapshotKeys = (backupUid: string) => [`snapshots/${backupUid}.db.zst`, `snapshots/${backupUid}.db.gz`];
+/** The backup uid of a key a writer put under snapshotDir(uid); undefined for any other key. */
+export function snapshotKeyOwner(key: string): string | undefined {
+  return /^snapshots\/([^/]+)\/[^/]+$/.exec(key)?.[1];
+}
 
 const PAIR_STATES: readonly PairState[] = ["Pending", "Snapshotting", "Paired", "Failed", "BackupFailed"];
 

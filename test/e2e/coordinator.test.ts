@@ -75,7 +75,8 @@ describe("the coordinator beside the real Velero: schedules, backups, deletion",
     assert.equal(record.clusterIdentity, (await cluster.getJson(["namespace", "kube-system"])).metadata.uid);
 
     // The snapshot lies beside the record, and is what the record says.
-    const key = `${twinsnapPrefix(PREFIX)}/snapshots/${backup.metadata.uid}.db.zst`;
+    const key = `${twinsnapPrefix(PREFIX)}/${snapshot.key}`;
+    assert.ok(snapshot.key.startsWith(`snapshots/${backup.metadata.uid}/`), snapshot.key);
     const stored = await getObject(env().store, key);
     assert.equal(stored.length, snapshot.storedBytes);
     assert.equal(createHash("sha256").update(stored).digest("hex"), snapshot.storedSha256);

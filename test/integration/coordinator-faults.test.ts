@@ -70,12 +70,12 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
   const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
   /** A coordinator as `twinsnap coordinator` runs it, with the test's store, etcd and retry timing. */
-  function startCoordinator(opts: { store: ObjectStore; etcd?: EtcdMaintenance } & Partial<Pick<CoordinatorOptions, "retry" | "sleep" | "concurrency">>) {
+  function startCoordinator(opts: { store: ObjectStore; etcd?: EtcdMaintenance } & Partial<Pick<CoordinatorOptions, "retry" | "sleep" | "concurrency" | "mayWrite">>) {
     const abort = new AbortController();
     const etcd = opts.etcd ?? connectEtcd({ endpoints: [source.endpoint], dialTimeoutMs: 1000 });
     const client = loadClusterConnection({ env: {}, kubeconfigPath: cluster.kubeconfigPath }).then(rawClient);
     const instance = client.then(
-      (c) => new Coordinator({ client: c, store: opts.store, etcd, veleroNamespace: "velero", log: process.env.TWINSNAP_TEST_LOG ? createLogger({ level: "debug", format: "text" }) : silentLogger(), version: "test", retry: opts.retry ?? { attempts: 3, firstDelayMs: 1500 }, ...(opts.sleep ? { sleep: opts.sleep } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) }),
+      (c) => new Coordinator({ client: c, store: opts.store, etcd, veleroNamespace: "velero", log: process.env.TWINSNAP_TEST_LOG ? createLogger({ level: "debug", format: "text" }) : silentLogger(), version: "test", retry: opts.retry ?? { attempts: 3, firstDelayMs: 1500 }, ...(opts.sleep ? { sleep: opts.sleep } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.mayWrite ? { mayWrite: opts.mayWrite } : {}) }),
     );
     const running = instance.then((c) => c.start(abort.signal)).finally(async () => (etcd.close(), (await client).close()));
     return {
@@ -193,7 +193,8 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     assert.equal(store.snapshotUploads, 2);
     assert.deepEqual(retries(), [1500]);
     const record = recordIn(storeDir, "store-hiccup")!;
-    assert.deepEqual(snapshotFiles(storeDir), [`${record.backup.uid}.db.zst`]);
+    assert.deepEqual(snapshotFiles(storeDir), [record.snapshot!.key.slice("snapshots/".length)]);
+    assert.match(record.snapshot!.key, new RegExp(`^snapshots/${record.backup.uid}/[^/]+\\.db\\.zst$`), "under the backup's uid, in a key of this writer's own");
     const verified = await twinsnap(["pairs", "verify", "store-hiccup", "--store", `file://${storeDir}`, "--etcdutl", peer("ETCDUTL_BIN")]);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });
@@ -240,6 +241,36 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
     assert.deepEqual(snapshotFiles(storeDir), records.map((r) => r.snapshot!.key.slice("snapshots/".length)).sort(), "one snapshot per backup, no duplicates, no partial uploads");
     const verified = await twinsnap(["pairs", "verify", ...names, "--store", `file://${storeDir}`, "--etcdutl", peer("ETCDUTL_BIN")]);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  });
+
+  it("a leader whose upload hung past its lease: the new leader pairs the backup, the old upload finishes late and never becomes the pair's snapshot", async () => {
+    const storeDir = newStore();
+    const hung = new FaultyStore(new FilesystemStore(storeDir), { holdAfterBytes: 2 * MiB });
+    let holdsLease = true;
+    // Not stopped: a replica stalled on a connection does not know yet that its lease is gone.
+    const old = startCoordinator({ store: hung, concurrency: 1, mayWrite: () => holdsLease });
+    await backups.create(["fenced"]);
+    await backups.setStatus("fenced", { phase: "InProgress", startTimestamp: now() });
+    await hung.held;
+    holdsLease = false;
+    await backups.setStatus("fenced", { phase: "Completed", startTimestamp: recordIn(storeDir, "fenced")!.backup.startTimestamp! });
+
+    const leader = startCoordinator({ store: new FilesystemStore(storeDir) });
+    try {
+      await until("fenced Paired by the new leader", () => recordIn(storeDir, "fenced")?.state === "Paired");
+      const paired = recordIn(storeDir, "fenced")!;
+      hung.release();
+      await old.caughtUp(); // the old upload has finished; its record write was fenced
+      assert.deepEqual(recordIn(storeDir, "fenced"), paired, "the record is the new leader's, untouched");
+      const verified = await twinsnap(["pairs", "verify", "fenced", "--store", `file://${storeDir}`, "--etcdutl", peer("ETCDUTL_BIN")]);
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+      assert.equal(snapshotFiles(storeDir).length, 2, `the late upload landed beside the pair's snapshot: ${snapshotFiles(storeDir).join(", ")}`);
+
+      await leader.caughtUp(); // a retention pass: what no pair names goes
+      assert.deepEqual(snapshotFiles(storeDir), [paired.snapshot!.key.slice("snapshots/".length)]);
+    } finally {
+      await Promise.all([leader.stop(), old.stop()]);
+    }
   });
 
   it("a stream etcd ends early without an error is never paired: the pair ends Failed with the reason, nothing is stored", async () => {

@@ -135,7 +135,8 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     try {
       await cluster.kubectl(["delete", "backups.velero.io", "b2", "-n", "velero"]);
       await until("b2's pair removed", () => !existsSync(join(storeDir, "pairs", `${b2.backup.uid}.json`)));
-      assert.ok(!existsSync(join(storeDir, "snapshots", `${b2.backup.uid}.db.zst`)));
+      assert.ok(!existsSync(join(storeDir, b2.snapshot!.key)));
+      assert.deepEqual(existsSync(join(storeDir, "snapshots", b2.backup.uid)) ? readdirSync(join(storeDir, "snapshots", b2.backup.uid)) : [], []);
       assert.ok(recordOf("b1"), "pairs of existing backups stay");
       assert.ok(recordOf("from-another-cluster"), "a pair made by another cluster is not this coordinator's to remove");
     } finally {
@@ -259,7 +260,7 @@ describe("the coordinator pairs Velero backups with etcd snapshots", function ()
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /^OK\s+b1 \(Paired, revision \d+\)$/m);
 
-    writeFileSync(join(storeDir, "snapshots", `${recordOf("b3")!.backup.uid}.db.zst`), "not a snapshot any more");
+    writeFileSync(join(storeDir, recordOf("b3")!.snapshot!.key), "not a snapshot any more");
     const bad = await tw(["pairs", "verify", "b3", "no-etcd", "--store", store]);
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /^PROBLEM\s+b3 .*(incorrect header|does not read back)/m);

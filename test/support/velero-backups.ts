@@ -2,7 +2,7 @@
 // and reading the pair records the coordinator writes into a file store.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
 import type { PairRecord } from "../../src/coordinator/pair-record.js";
 import { peer } from "./peers.js";
 import type { TestCluster } from "./test-clusters.js";
@@ -33,10 +33,14 @@ export function pairRecords(storeDir: string): PairRecord[] {
     .map((e) => JSON.parse(readFileSync(join(dir, e.name), "utf8")) as PairRecord);
 }
 
-/** Every file under snapshots/, partial uploads included. */
+/** Every file under snapshots/ (as `<backup uid>/<writer>.db.zst`), partial uploads included. */
 export function snapshotFiles(storeDir: string): string[] {
   const dir = join(storeDir, "snapshots");
-  return existsSync(dir) ? readdirSync(dir).sort() : [];
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join("/"))
+    .sort();
 }
 
 export interface BackupStatus {
