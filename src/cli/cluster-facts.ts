@@ -2,7 +2,7 @@
 // namespace uid), or why it could not be asked — sorted into a problem on this side (never evidence that the control
 // plane is lost) and an apiserver that refuses or times out, confirmed against the pair's recorded endpoints.
 import { connect } from "node:net";
-import type { ClusterFacts } from "../coordinator/restore-plan.js";
+import type { ClusterFacts } from "../recovery/restore-plan.js";
 import { hasClusterAccess, KubeconfigError, loadClusterConnection } from "../kube/kubeconfig.js";
 import { ApiRequestError, rawClient } from "../kube/raw-client.js";
 

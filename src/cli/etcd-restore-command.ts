@@ -1,7 +1,7 @@
 // `twinsnap etcd restore`: a member's data directory from the snapshot paired with a Velero backup (or a named
 // snapshot), verified before use. For a multi-member control plane it restores this member and prints the
 // command for each of the others.
-import { findPairRecord } from "../coordinator/pair-store.js";
+import { findPairRecord } from "../pairs/pair-store.js";
 import { initialCluster, restoreCommand, restoreMember, type Member } from "../etcd/restore.js";
 import type { SnapshotRecord } from "../etcd/snapshot.js";
 import { openCliStore } from "./cli-store.js";

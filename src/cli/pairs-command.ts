@@ -1,8 +1,8 @@
 // `twinsnap pairs list | show | verify`: what the store holds, and whether each snapshot still reads back.
 import yaml from "js-yaml";
 import { loadIdentities } from "../etcd/snapshot-encryption.js";
-import type { PairRecord } from "../coordinator/pair-record.js";
-import { findPairRecord, listPairRecords } from "../coordinator/pair-store.js";
+import type { PairRecord } from "../pairs/pair-record.js";
+import { findPairRecord, listPairRecords } from "../pairs/pair-store.js";
 import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
 import { verifyStoredSnapshot } from "../etcd/snapshot.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";

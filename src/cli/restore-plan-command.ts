@@ -1,10 +1,10 @@
 // `twinsnap restore plan --backup NAME`: decides the recovery path and prints it as numbered steps — the same
 // steps, from the same data (loadRestorePlan), that `twinsnap restore run` carries out and prints with --dry-run.
-import { findPairRecord } from "../coordinator/pair-store.js";
-import type { PairRecord } from "../coordinator/pair-record.js";
-import { formatPlan, restorePlan, type EtcdTarget, type RestoreMode, type RestorePlan } from "../coordinator/restore-plan.js";
-import { progressOf, type RestoreRunState } from "../coordinator/restore-run-state.js";
-import { readRunState } from "../coordinator/restore-run-store.js";
+import { findPairRecord } from "../pairs/pair-store.js";
+import type { PairRecord } from "../pairs/pair-record.js";
+import { formatPlan, restorePlan, type EtcdTarget, type RestoreMode, type RestorePlan } from "../recovery/restore-plan.js";
+import { progressOf, type RestoreRunState } from "../recovery/restore-run-state.js";
+import { readRunState } from "../recovery/restore-run-store.js";
 import type { OpenedStore } from "../store/open-store.js";
 import { openCliStore } from "./cli-store.js";
 import { clusterFacts } from "./cluster-facts.js";

@@ -1,11 +1,11 @@
 // `twinsnap restore run --backup NAME`: carries out the plan `twinsnap restore plan` prints, step by step. The
 // automatic steps it does itself; at each manual step it stops (exit code 3) with what to do and the command to
 // continue. Its state lives in the store beside the pair record, so a rerun resumes at the first unfinished step.
-import { formatPlan, type EtcdTarget, type RestoreMode } from "../coordinator/restore-plan.js";
+import { formatPlan, type EtcdTarget, type RestoreMode } from "../recovery/restore-plan.js";
 import { loadIdentities } from "../etcd/snapshot-encryption.js";
-import { conflictingParams, newRunState, nextMove, progressOf, restoreRunKey, RestoreRunStateError } from "../coordinator/restore-run-state.js";
-import { writeRunState } from "../coordinator/restore-run-store.js";
-import { runRestore, type RestoreEffects } from "../coordinator/restore-runner.js";
+import { conflictingParams, newRunState, nextMove, progressOf, restoreRunKey, RestoreRunStateError } from "../recovery/restore-run-state.js";
+import { writeRunState } from "../recovery/restore-run-store.js";
+import { runRestore, type RestoreEffects } from "../recovery/restore-runner.js";
 import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
 import { restoreMember } from "../etcd/restore.js";
 import { verifyStoredSnapshot } from "../etcd/snapshot.js";
@@ -15,7 +15,7 @@ import { loadRestorePlan } from "./restore-plan-command.js";
 import { UsageError } from "./usage-error.js";
 import { randomBytes } from "node:crypto";
 import { hostname, userInfo } from "node:os";
-import { acquireRestoreLock, type HeldLock } from "../coordinator/restore-run-lock.js";
+import { acquireRestoreLock, type HeldLock } from "../recovery/restore-run-lock.js";
 
 export interface RestoreRunOptions {
   backup: string;

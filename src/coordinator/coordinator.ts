@@ -10,9 +10,9 @@ import { saveSnapshot, SnapshotAbortedError, type SnapshotRecord } from "../etcd
 import type { RawClient } from "../kube/raw-client.js";
 import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { DamagedRecordError, legacySnapshotKeys, PAIR_RECORD_API_VERSION, pairKey, snapshotKey, snapshotKeyOwner, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "./pair-record.js";
+import { DamagedRecordError, legacySnapshotKeys, PAIR_RECORD_API_VERSION, pairKey, snapshotKey, snapshotKeyOwner, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "../pairs/pair-record.js";
 import { nextPairingStep } from "./pairing.js";
-import { listPairRecords, readPairRecord, writePairRecord } from "./pair-store.js";
+import { listPairRecords, readPairRecord, writePairRecord } from "../pairs/pair-store.js";
 import { chooseSnapshot, type ShareCandidate, type SnapshotTiming } from "./snapshot-sharing.js";
 import type { CoordinatorMetrics } from "./metrics.js";
 

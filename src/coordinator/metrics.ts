@@ -1,7 +1,7 @@
 // The coordinator's Prometheus metrics and health, in the text exposition format, without a client library:
 // a handful of series, rendered on request.
 import http from "node:http";
-import type { PairRecord, PairState } from "./pair-record.js";
+import type { PairRecord, PairState } from "../pairs/pair-record.js";
 
 const STATES: readonly PairState[] = ["Pending", "Snapshotting", "Paired", "Failed", "BackupFailed"];
 

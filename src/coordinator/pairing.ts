@@ -1,7 +1,7 @@
 // What the coordinator does next for one backup, as a table of Velero phases: a pure function of the Backup's
 // phase and the pair record so far, so every outcome (including a coordinator restarted mid-way) is decided
 // the same way and can be read at a glance.
-import type { PairRecord } from "./pair-record.js";
+import type { PairRecord } from "../pairs/pair-record.js";
 
 export type PairingStep =
   | { do: "nothing" }

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
-import { Wire } from "../velero-plugin/wire.js";
+import { Wire } from "../grpc/wire.js";
 
 export interface EtcdConnectionOptions {
   endpoints: string[];

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.js";
 import { handshakeLine, type HandshakeDecision } from "./handshake.js";
-import { UNLIMITED_MESSAGES, Wire } from "./wire.js";
+import { UNLIMITED_MESSAGES, Wire } from "../grpc/wire.js";
 
 export interface GoPluginServerOptions {
   handshake: HandshakeDecision;

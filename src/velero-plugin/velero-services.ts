@@ -20,7 +20,7 @@ import {
   type WireResourceSelector,
   type WireRestoreExecuteRequest,
   type WireRestoreProgressRequest,
-} from "./wire.js";
+} from "../grpc/wire.js";
 
 /** A request whose bytes are not what Velero sends: reported as INVALID_ARGUMENT. */
 export class InvalidRequestError extends Error {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
 import { BslMonitor } from "./support/bsl-monitor.js";
 import type { E2eCluster } from "./support/cluster.js";
 import { CoordinatorProcess } from "./support/coordinator-process.js";

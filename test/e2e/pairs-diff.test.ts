@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
 import { populateCorpus } from "../support/corpus.js";
 import { REPO_ROOT } from "../support/fixtures.js";
 import type { E2eCluster } from "./support/cluster.js";

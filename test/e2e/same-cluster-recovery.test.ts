@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
 import { REPO_ROOT } from "../support/fixtures.js";
 import { peer } from "../support/peers.js";
 import { BslMonitor } from "./support/bsl-monitor.js";

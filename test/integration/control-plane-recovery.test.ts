@@ -12,8 +12,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
-import type { RestoreRunState } from "../../src/coordinator/restore-run-state.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
+import type { RestoreRunState } from "../../src/recovery/restore-run-state.js";
 import { connectEtcd } from "../../src/etcd/etcd-client.js";
 import { loadClusterConnection } from "../../src/kube/kubeconfig.js";
 import { rawClient } from "../../src/kube/raw-client.js";

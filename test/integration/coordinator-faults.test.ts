@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Etcd3 } from "etcd3";
 import { Coordinator, type CoordinatorOptions } from "../../src/coordinator/coordinator.js";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
 import { connectEtcd, type EtcdMaintenance } from "../../src/etcd/etcd-client.js";
 import { loadClusterConnection } from "../../src/kube/kubeconfig.js";
 import { rawClient } from "../../src/kube/raw-client.js";

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Coordinator } from "../../src/coordinator/coordinator.js";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
 import { connectEtcd } from "../../src/etcd/etcd-client.js";
 import { loadClusterConnection } from "../../src/kube/kubeconfig.js";
 import { rawClient } from "../../src/kube/raw-client.js";

@@ -1,7 +1,7 @@
 // The restore run lock on S3 (moto on loopback): PutObject with If-None-Match: * makes exactly one of many
 // concurrent runs the holder, as link(2) does on the file store.
 import assert from "node:assert/strict";
-import { acquireRestoreLock, RestoreRunLockedError, restoreLockKey } from "../../src/coordinator/restore-run-lock.js";
+import { acquireRestoreLock, RestoreRunLockedError, restoreLockKey } from "../../src/recovery/restore-run-lock.js";
 import { openStore } from "../../src/store/open-store.js";
 import { startS3Server, type S3Server } from "../support/s3-server.js";
 

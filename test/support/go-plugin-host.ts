@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
-import { UNLIMITED_MESSAGES, Wire } from "../../src/velero-plugin/wire.js";
+import { UNLIMITED_MESSAGES, Wire } from "../../src/grpc/wire.js";
 
 export interface HostOptions {
   /** The command Velero would run (the file in its plugins directory). */

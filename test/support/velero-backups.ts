@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
 import { peer } from "./peers.js";
 import type { TestCluster } from "./test-clusters.js";
 

@@ -5,9 +5,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { DamagedRecordError, PAIR_RECORD_API_VERSION, type PairRecord } from "../../src/coordinator/pair-record.js";
-import { findPairRecord, listPairRecords, readPairRecord, writePairRecord } from "../../src/coordinator/pair-store.js";
-import { parseRunState, RestoreRunStateError } from "../../src/coordinator/restore-run-state.js";
+import { DamagedRecordError, PAIR_RECORD_API_VERSION, type PairRecord } from "../../src/pairs/pair-record.js";
+import { findPairRecord, listPairRecords, readPairRecord, writePairRecord } from "../../src/pairs/pair-store.js";
+import { parseRunState, RestoreRunStateError } from "../../src/recovery/restore-run-state.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 
 const good = (name: string, uid: string): PairRecord => ({

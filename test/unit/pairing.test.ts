@@ -1,7 +1,7 @@
 // The pairing table: every Velero phase, with and without a record so far.
 import assert from "node:assert/strict";
 import { nextPairingStep } from "../../src/coordinator/pairing.js";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
 
 const record = (state: PairRecord["state"], withSnapshot = false) => ({ state, ...(withSnapshot ? { snapshot: {} } : {}) }) as PairRecord;
 

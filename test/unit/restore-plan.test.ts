@@ -1,7 +1,7 @@
 // Which recovery path a pair calls for, and the typed steps `restore plan` prints and `restore run` carries out.
 import assert from "node:assert/strict";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
-import { continueCommand, decideMode, formatPlan, restorePlan, type PlanOptions } from "../../src/coordinator/restore-plan.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
+import { continueCommand, decideMode, formatPlan, restorePlan, type PlanOptions } from "../../src/recovery/restore-plan.js";
 
 const pair = {
   apiVersion: "twinsnap.dev/v1alpha1",

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { acquireRestoreLock, RestoreRunLockedError, restoreLockKey } from "../../src/coordinator/restore-run-lock.js";
+import { acquireRestoreLock, RestoreRunLockedError, restoreLockKey } from "../../src/recovery/restore-run-lock.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 
 const owner = (runId: string) => ({ host: `node-${runId}`, pid: 4242, user: "root", runId });

@@ -1,9 +1,9 @@
 // What a restore run does next, from the plan, its saved state and the operator's --continue; and the saved
 // state's versions.
 import assert from "node:assert/strict";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
-import { restorePlan, type StepId } from "../../src/coordinator/restore-plan.js";
-import { conflictingParams, newRunState, nextMove, parseRunState, RestoreRunStateError, type RestoreRunState } from "../../src/coordinator/restore-run-state.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
+import { restorePlan, type StepId } from "../../src/recovery/restore-plan.js";
+import { conflictingParams, newRunState, nextMove, parseRunState, RestoreRunStateError, type RestoreRunState } from "../../src/recovery/restore-run-state.js";
 
 const pair = { backup: { name: "nightly-1", namespace: "velero", uid: "u1", phase: "Completed" }, state: "Paired", clusterIdentity: "cluster-a", snapshot: { revision: "42" } } as PairRecord;
 const etcd = { member: "cp-1", cluster: [{ name: "cp-1", peerUrl: "https://10.0.0.1:2380" }], dataDir: "/var/lib/etcd-restored", etcdutl: "etcdutl", bumpRevision: 1000, force: false };

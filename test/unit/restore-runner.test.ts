@@ -1,10 +1,10 @@
 // The restore runner with its effects as plain objects: a clock that sleeping advances, an apiserver that is a
 // map of paths, a store that keeps the last saved state. What is done, in which order, and what is printed.
 import assert from "node:assert/strict";
-import type { PairRecord } from "../../src/coordinator/pair-record.js";
-import { restorePlan } from "../../src/coordinator/restore-plan.js";
-import { newRunState, type RestoreRunState } from "../../src/coordinator/restore-run-state.js";
-import { runRestore, type RestoreEffects } from "../../src/coordinator/restore-runner.js";
+import type { PairRecord } from "../../src/pairs/pair-record.js";
+import { restorePlan } from "../../src/recovery/restore-plan.js";
+import { newRunState, type RestoreRunState } from "../../src/recovery/restore-run-state.js";
+import { runRestore, type RestoreEffects } from "../../src/recovery/restore-runner.js";
 
 const pair = { backup: { name: "nightly-1", namespace: "velero", uid: "u1", phase: "Completed" }, state: "Paired", clusterIdentity: "cluster-a", snapshot: { revision: "42" } } as PairRecord;
 const etcd = { member: "cp-1", cluster: [{ name: "cp-1", peerUrl: "https://10.0.0.1:2380" }], dataDir: "/var/lib/etcd-restored", etcdutl: "etcdutl", bumpRevision: 1000, force: false };

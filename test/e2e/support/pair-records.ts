@@ -3,7 +3,7 @@
 // (moto refuses anonymous GETs of what twinsnap uploads with checksums, so the client signs).
 import { readFileSync } from "node:fs";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { PairRecord } from "../../../src/coordinator/pair-record.js";
+import type { PairRecord } from "../../../src/pairs/pair-record.js";
 import type { ObjectStore } from "./object-store.js";
 
 export const twinsnapPrefix = (prefix: string) => `${prefix}/plugins/twinsnap`;

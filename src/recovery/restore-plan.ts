@@ -6,7 +6,7 @@
 // Every step is typed: *automatic* steps carry an action `twinsnap restore run` performs, *manual* ones are the
 // operator's (node access twinsnap does not have). `restore plan` and `restore run --dry-run` print these same
 // steps with formatPlan; the executor (restore-runner.ts) interprets the actions. No step text exists elsewhere.
-import type { PairRecord } from "./pair-record.js";
+import type { PairRecord } from "../pairs/pair-record.js";
 
 export type RestoreMode = "same-cluster" | "new-cluster";
 /** "undecided": the cluster could not be identified and nothing says it is lost; the plan says why and stops. */

@@ -1,7 +1,7 @@
 // Reading and writing a restore run's state in the store, beside the pair record (restores/<backup uid>.json).
 import { Readable } from "node:stream";
 import type { ObjectStore } from "../store/object-store.js";
-import type { PairRecord } from "./pair-record.js";
+import type { PairRecord } from "../pairs/pair-record.js";
 import { parseRunState, restoreRunKey, type RestoreRunState } from "./restore-run-state.js";
 
 export async function readRunState(store: ObjectStore, pair: PairRecord, veleroNamespace: string): Promise<RestoreRunState | undefined> {
