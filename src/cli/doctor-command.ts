@@ -7,7 +7,9 @@ import { veleroLog, veleroPlugins, type VeleroRequestOptions } from "../kube/vel
 
 export interface DoctorOptions {
   kubeconfig?: string;
+  context?: string;
   veleroNamespace: string;
+  output?: "text" | "json";
   timeoutMs: number;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -60,10 +62,11 @@ export async function doctorChecks(req: VeleroRequestOptions): Promise<CheckResu
 }
 
 export async function doctorCommand(opts: DoctorOptions, io: { out: (s: string) => void }): Promise<number> {
-  const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}) }));
+  const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) }));
   try {
     const results = await doctorChecks({ client, namespace: opts.veleroNamespace, timeoutMs: opts.timeoutMs });
-    for (const r of results) io.out(`${r.state.toUpperCase().padEnd(4)}  ${r.check}: ${r.detail}\n`);
+    if (opts.output === "json") io.out(`${JSON.stringify({ checks: results }, null, 2)}\n`);
+    else for (const r of results) io.out(`${r.state.toUpperCase().padEnd(4)}  ${r.check}: ${r.detail}\n`);
     return results.every((r) => r.state === "ok") ? 0 : 1;
   } finally {
     client.close();

@@ -24,6 +24,8 @@ export interface PairsDiffOptions extends Omit<CliStoreOptions, "client"> {
   backupSpec?: string;
   snapshotFile?: string;
   encryptionConfig?: string;
+  /** age identity files, for a snapshot its record says is encrypted. */
+  identityFiles?: string[];
 }
 
 export interface PairDiff extends Omit<BackupDiff, "revision"> {

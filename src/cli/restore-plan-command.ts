@@ -12,18 +12,16 @@ import { parseCluster } from "./etcd-restore-command.js";
 import { parsePositiveInteger } from "./parse-flags.js";
 import { NotFoundError } from "./usage-error.js";
 
-/** The flags naming this node's etcd member, as `twinsnap etcd restore` takes them (parseArgs options). */
-export const ETCD_MEMBER_OPTIONS = {
-  name: { type: "string" },
-  "initial-cluster": { type: "string" },
-  "initial-advertise-peer-urls": { type: "string" },
-  "data-dir": { type: "string" },
-  etcdutl: { type: "string" },
-  "bump-revision": { type: "string" },
-  force: { type: "boolean" },
-} as const;
-
-type EtcdMemberFlags = { [K in keyof typeof ETCD_MEMBER_OPTIONS]?: (typeof ETCD_MEMBER_OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
+/** The flags naming this node's etcd member, as `twinsnap etcd restore` takes them (commands/restore.ts). */
+interface EtcdMemberFlags {
+  name?: string | undefined;
+  "initial-cluster"?: string | undefined;
+  "initial-advertise-peer-urls"?: string | undefined;
+  "data-dir"?: string | undefined;
+  etcdutl?: string | undefined;
+  "bump-revision"?: string | undefined;
+  force?: boolean | undefined;
+}
 
 export function etcdTargetFromFlags(values: EtcdMemberFlags): Partial<EtcdTarget> {
   const bump = values["bump-revision"] === undefined ? undefined : parsePositiveInteger("--bump-revision", values["bump-revision"]);

@@ -11,7 +11,7 @@ import type { PairRecord } from "../pairs/pair-record.js";
 import { findPairRecord } from "../pairs/pair-store.js";
 import { SnapshotReader } from "../etcd/snapshot-keys.js";
 import { decompressor, type SnapshotCompression } from "../etcd/compression.js";
-import { plaintextStages } from "../etcd/snapshot-encryption.js";
+import { loadIdentities, plaintextStages } from "../etcd/snapshot-encryption.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { openCliStore, type CliStoreOptions } from "./cli-store.js";
 import { UsageError } from "./usage-error.js";
@@ -19,6 +19,8 @@ import { UsageError } from "./usage-error.js";
 export interface SnapshotSourceOptions extends Omit<CliStoreOptions, "client"> {
   backup?: string;
   snapshotFile?: string;
+  /** age identity files, for a snapshot its record says is encrypted. */
+  identityFiles?: string[];
 }
 
 export interface OpenedSnapshot {
@@ -72,15 +74,15 @@ export async function openSnapshot(opts: SnapshotSourceOptions): Promise<OpenedS
     const record = await findPairRecord(store, opts.backup);
     if (!record) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
     if (!record.snapshot) throw new UsageError(`backup "${opts.backup}" has no etcd snapshot (pair state ${record.state}${record.reason ? `: ${record.reason}` : ""})`);
-    return await openStoredSnapshot(store, record.snapshot.key, record);
+    return await openStoredSnapshot(store, record.snapshot.key, record, await loadIdentities(opts.identityFiles ?? []));
   } finally {
     store.close?.();
   }
 }
 
 /** A snapshot in a store (the key its record names: snapshots/<uid>/<writer>.db.zst, .db.gz before zstd), copied out decompressed as its record says. */
-export async function openStoredSnapshot(store: ObjectStore, key: string, record?: PairRecord): Promise<OpenedSnapshot> {
-  const stages = plaintextStages({ key, ...(record?.snapshot?.compression ? { compression: record.snapshot.compression } : {}), ...(record?.snapshot?.encryption ? { encryption: record.snapshot.encryption } : {}) });
+export async function openStoredSnapshot(store: ObjectStore, key: string, record?: PairRecord, identities: readonly string[] = []): Promise<OpenedSnapshot> {
+  const stages = plaintextStages({ key, ...(record?.snapshot?.compression ? { compression: record.snapshot.compression } : {}), ...(record?.snapshot?.encryption ? { encryption: record.snapshot.encryption } : {}) }, identities);
   const copy = await privateCopy(await store.get(key), stages);
   return withReader(copy.file, `${record ? `snapshot of backup ${record.backup.name} ` : ""}(${store.url}/${key})`, record, () => rm(copy.dir, { recursive: true, force: true }));
 }

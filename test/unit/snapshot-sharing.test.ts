@@ -1,6 +1,6 @@
 // Shared snapshots for bursts: which backups share which snapshot, as a table.
 import assert from "node:assert/strict";
-import { parseDuration } from "../../src/cli/parse-duration.js";
+import { parseDuration } from "../../src/cli/parse-flags.js";
 import { chooseSnapshot, type BackupToPair, type ShareCandidate } from "../../src/coordinator/snapshot-sharing.js";
 
 const T0 = Date.parse("2026-12-01T02:00:00Z");

@@ -1,0 +1,26 @@
+import { applyCommand } from "../apply-command.js";
+import { command } from "../command.js";
+import { clusterOptions, contextFlag, kubeconfigFlag, rulesFlag } from "../common-flags.js";
+import { parsePositiveInteger } from "../parse-flags.js";
+import { UsageError } from "../usage-error.js";
+
+export const apply = command({
+  path: ["apply"],
+  summary: "apply manifests in dependency order (server-side apply), CRDs before their resources, webhooks last",
+  args: "DIR|FILE...",
+  maxArgs: Infinity,
+  flags: {
+    "dry-run": { type: "boolean", help: "ask the apiserver to check every object (server-side dry run), change nothing" },
+    concurrency: { type: "string", value: "N", default: "8", help: "objects applied at once within one step of the order" },
+    kubeconfig: kubeconfigFlag,
+    context: contextFlag,
+    rules: rulesFlag,
+  },
+  run({ values, positionals }, io) {
+    if (positionals.length === 0) throw new UsageError("apply needs at least one directory or file");
+    return applyCommand(
+      { paths: positionals, dryRun: values["dry-run"] ?? false, concurrency: parsePositiveInteger("--concurrency", values.concurrency), env: io.env, ...clusterOptions(values), ...(values.rules ? { rulesFile: values.rules } : {}) },
+      io,
+    );
+  },
+});

@@ -1,0 +1,39 @@
+import { command } from "../command.js";
+import { clusterOptions, contextFlag, kubeconfigFlag, listFlag, rulesFlag } from "../common-flags.js";
+import { exportFromBackup, exportFromCluster } from "../export-command.js";
+import { UsageError } from "../usage-error.js";
+
+export const exportManifests = command({
+  path: ["export"],
+  summary: "clean manifests, one file per object, from a live cluster or (offline) a Velero backup",
+  flags: {
+    out: { type: "string", value: "DIR", help: "where the manifests go (required); it must be empty unless --force" },
+    "from-backup": { type: "string", value: "BACKUP.tar.gz", help: "read a Velero backup tarball instead of a cluster" },
+    kubeconfig: kubeconfigFlag,
+    context: contextFlag,
+    rules: rulesFlag,
+    force: { type: "boolean", help: "write into a DIR that is not empty" },
+    "include-namespaces": { type: "string", value: "a,b", help: "only these namespaces" },
+    "exclude-namespaces": { type: "string", value: "a,b", help: "not these namespaces" },
+    "include-resources": { type: "string", value: "r,s", help: "only these resources (plural names: deployments,configmaps)" },
+    "exclude-resources": { type: "string", value: "r,s", help: "not these resources" },
+    "include-generated": { type: "boolean", help: "also objects a controller made (ReplicaSets, Pods of a Deployment, Endpoints...)" },
+  },
+  details: "Progress goes to stderr: counts per resource as they are written.",
+  async run({ values }, io) {
+    if (!values.out) throw new UsageError("export needs --out DIR");
+    const common = {
+      out: values.out,
+      force: values.force ?? false,
+      ...(values.rules ? { rulesFile: values.rules } : {}),
+      ...(listFlag(values["include-namespaces"]) ? { includeNamespaces: listFlag(values["include-namespaces"])! } : {}),
+      ...(listFlag(values["exclude-namespaces"]) ? { excludeNamespaces: listFlag(values["exclude-namespaces"])! } : {}),
+      ...(listFlag(values["include-resources"]) ? { includeResources: listFlag(values["include-resources"])! } : {}),
+      ...(listFlag(values["exclude-resources"]) ? { excludeResources: listFlag(values["exclude-resources"])! } : {}),
+    };
+    const progress = (line: string) => io.err(`${line}\n`);
+    if (values["from-backup"]) await exportFromBackup({ ...common, fromBackup: values["from-backup"] }, progress);
+    else await exportFromCluster({ ...common, includeGenerated: values["include-generated"] ?? false, env: io.env, ...clusterOptions(values) }, progress);
+    return 0;
+  },
+});

@@ -1,0 +1,101 @@
+// The command line's contract, in process: every command explains itself, mistakes are usage errors (exit code
+// 2 from main), and the JSON a script reads has a stable shape.
+import assert from "node:assert/strict";
+import { COMMANDS, runCli } from "../../src/cli/cli.js";
+import { UsageError } from "../../src/cli/usage-error.js";
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await runCli(argv, { out: (s) => void (out += s), err: (s) => void (err += s), env: {}, stdin: async () => "" });
+  return { code, out, err };
+}
+
+describe("the command line", () => {
+  it("lists every command with what it is for in twinsnap --help, -h and twinsnap help; exit 0", async () => {
+    for (const argv of [["--help"], ["-h"], ["help"]]) {
+      const { code, out } = await cli(...argv);
+      assert.equal(code, 0);
+      for (const c of COMMANDS) assert.match(out, new RegExp(`^  ${c.path.join(" ")}\\s+${c.summary.slice(0, 20).replace(/[()[\]]/g, "\\$&")}`, "m"), c.path.join(" "));
+      assert.match(out, /Exit codes: 0 done, 1 failed or problems found, 2 usage/);
+    }
+  });
+
+  for (const c of COMMANDS) {
+    const name = c.path.join(" ");
+    it(`twinsnap ${name} --help and twinsnap help ${name}: its usage and every flag with its help; exit 0`, async () => {
+      const viaFlag = await cli(...c.path, "--help");
+      const viaHelp = await cli("help", ...c.path);
+      const viaShort = await cli(...c.path, "-h");
+      assert.equal(viaFlag.code, 0);
+      assert.equal(viaFlag.out, viaHelp.out);
+      assert.equal(viaFlag.out, viaShort.out);
+      assert.match(viaFlag.out, new RegExp(`^Usage:\\n  twinsnap ${name}`, "m"));
+      for (const [flag, f] of Object.entries(c.flags)) {
+        assert.ok(f.help.length > 5, `--${flag} of ${name} has help`);
+        assert.match(viaFlag.out, new RegExp(`--${flag}\\b`), `--${flag} is in the help of ${name}`);
+      }
+    });
+  }
+
+  it("--help wins over other flags, even wrong ones; after -- it is an argument", async () => {
+    assert.equal((await cli("pairs", "list", "--store", "nowhere://", "--bogus", "--help")).code, 0);
+    await assert.rejects(cli("strip", "--", "--help"), /--help/); // read as a file, which does not exist
+  });
+
+  it("a group without its subcommand: its subcommands named; with --help, listed with what each is for", async () => {
+    await assert.rejects(cli("pairs"), (e: Error) => e instanceof UsageError && /"list", "show", "verify", "diff"/.test(e.message));
+    await assert.rejects(cli("pairs", "nope"), (e: Error) => e instanceof UsageError && /no subcommand "nope"/.test(e.message));
+    const { code, out } = await cli("pairs", "--help");
+    assert.equal(code, 0);
+    assert.match(out, /twinsnap pairs verify\s+read every snapshot back/);
+  });
+
+  it("an unknown command, an unknown flag, a missing value or a bad number: a UsageError naming it", async () => {
+    for (const [argv, message] of [
+      [["nope"], /unknown command "nope"/],
+      [["pairs", "list", "--bogus"], /Unknown option '--bogus'/],
+      [["pairs", "list", "--store"], /--store/],
+      [["pairs", "list", "-o", "xml"], /-o must be table, json, yaml \(got "xml"\)/],
+      [["apply", "--concurrency", "0", "dir"], /--concurrency must be a positive integer/],
+      [["doctor", "--timeout", "soon"], /--timeout "soon" is not a duration/],
+      [["pairs", "show"], /needs one backup name/],
+      [["rules", "extra"], /Unexpected argument 'extra'/],
+      [["help", "pairs", "nope"], /no command "pairs nope"/],
+    ] as const) {
+      await assert.rejects(cli(...argv), (e: Error) => e instanceof UsageError && message.test(e.message), argv.join(" "));
+    }
+  });
+
+  it("-v and --version are twinsnap version, not the plugin handshake's complaint", async () => {
+    for (const flag of ["-v", "--version"]) {
+      const { code, out } = await cli(flag);
+      assert.equal(code, 0);
+      assert.match(out, /^twinsnap \d+\.\d+\.\d+/);
+    }
+  });
+
+  it("started by hand the way Velero starts a plugin (its server flags, no handshake): says what this is, exit 1", async () => {
+    const { code, err } = await cli("--log-level=info", "--features=");
+    assert.equal(code, 1);
+    assert.match(err, /without Velero's plugin handshake/);
+  });
+
+  it("JSON a script can rely on: version and rules, by -o json and by the older --json alike", async () => {
+    for (const flag of [["-o", "json"], ["--json"]]) {
+      const version = JSON.parse((await cli("version", ...flag)).out) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(version).sort(), ["node", "singleExecutable", "twinsnap", "velero"]);
+      const rules = JSON.parse((await cli("rules", ...flag)).out) as { strip: Record<string, unknown>[]; dependencies: Record<string, unknown>[] };
+      assert.deepEqual(Object.keys(rules.strip[0]!).sort(), ["kinds", "name", "origin", "removes", "stages", "why"]);
+      assert.deepEqual(Object.keys(rules.dependencies[0]!).sort(), ["kinds", "name", "origin", "why"]);
+    }
+  });
+
+  it("every duration flag takes a Go duration: a bare number only where it always meant seconds", () => {
+    for (const c of COMMANDS) {
+      for (const [flag, f] of Object.entries(c.flags)) {
+        if (/timeout|window|grace/.test(flag)) assert.equal(f.value, "DURATION", `--${flag} of ${c.path.join(" ")}`);
+      }
+    }
+  });
+});
