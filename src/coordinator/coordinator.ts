@@ -1,20 +1,20 @@
 // The coordinator: watches Velero's Backups and pairs each with a verified etcd snapshot taken while the backup
 // runs. What to do for a backup is decided by pairing.ts; this file does it — list and watch (re-listing after
-// 410 Gone or a broken watch), one backup at a time per uid, a bounded number of snapshots at once, retries with
-// backoff for a recoverable etcd failure, and the record written to the store and mirrored on the Backup.
+// 410 Gone or a broken watch), one backup at a time per uid, and the record written to the store and mirrored on
+// the Backup. Snapshots (slots, retries, sharing) are the registry's job (snapshot-registry.ts), removing pairs of
+// deleted backups retention's (retention.ts); the state they share with this file is passed to them explicitly.
 // Stopping (the signal of start) stops snapshots mid-stream and every write: a coordinator that lost its lease
 // or is shutting down leaves records as they are, and the next one resumes them (pairing.ts decides how).
-import { randomBytes } from "node:crypto";
 import type { EtcdMaintenance } from "../etcd/etcd-client.js";
-import { saveSnapshot, SnapshotAbortedError, type SnapshotRecord } from "../etcd/snapshot.js";
 import type { RawClient } from "../kube/raw-client.js";
 import type { Logger } from "../log/logger.js";
-import type { ObjectStore } from "../store/object-store.js";
-import { DamagedRecordError, legacySnapshotKeys, PAIR_RECORD_API_VERSION, pairKey, snapshotKey, snapshotKeyOwner, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "../pairs/pair-record.js";
-import { nextPairingStep } from "./pairing.js";
+import { DamagedRecordError, PAIR_RECORD_API_VERSION, pairKey, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "../pairs/pair-record.js";
 import { listPairRecords, readPairRecord, writePairRecord } from "../pairs/pair-store.js";
-import { chooseSnapshot, type ShareCandidate, type SnapshotTiming } from "./snapshot-sharing.js";
+import type { ObjectStore } from "../store/object-store.js";
 import type { CoordinatorMetrics } from "./metrics.js";
+import { nextPairingStep } from "./pairing.js";
+import { Retention } from "./retention.js";
+import { SnapshotRegistry } from "./snapshot-registry.js";
 
 export interface VeleroBackup {
   metadata: { name: string; namespace: string; uid: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -84,14 +84,6 @@ export class NotLeaderError extends Error {
   override readonly name = "NotLeaderError";
 }
 
-/** A snapshot this coordinator knows, for sharing: taken (snapshot set) or being taken (result pending). */
-interface KnownSnapshot extends ShareCandidate {
-  snapshot?: SnapshotRecord;
-  result?: Promise<SnapshotRecord | undefined>;
-}
-
-type SnapshotOutcome = { snapshot: SnapshotRecord; shared?: NonNullable<PairRecord["sharedSnapshot"]> } | { error: string } | "stopped";
-
 export const ANNOTATIONS = {
   state: "twinsnap.dev/pair-state",
   reason: "twinsnap.dev/pair-reason",
@@ -104,17 +96,12 @@ export class Coordinator {
   private readonly chains = new Map<string, Promise<void>>();
   /** Backups Velero synced from its storage location, by uid: the pair they already have (undefined: none). */
   private readonly resynced = new Map<string, PairRecord | undefined>();
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
   private identity?: Promise<string>;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => Date;
   private signal?: AbortSignal;
-  /** Snapshots that bursts may share, by store key (only with a share window). */
-  private readonly known = new Map<string, KnownSnapshot>();
-  /** Keys that a reconcile has decided to share and not yet recorded: retention must not remove them meanwhile. */
-  private readonly sharing = new Map<string, number>();
-  private gcPass: Promise<void> = Promise.resolve();
+  private readonly snapshots: SnapshotRegistry;
+  private readonly retention: Retention;
   /** Damaged records already logged, by key (logged once, not on every event). */
   private readonly reportedDamaged = new Set<string>();
 
@@ -130,6 +117,33 @@ export class Coordinator {
           signal?.addEventListener("abort", stop, { once: true });
         }));
     this.now = opts.now ?? (() => new Date());
+    this.snapshots = new SnapshotRegistry({
+      // Only asked for a snapshot when etcd is available (reconcile checks).
+      etcd: opts.etcd as EtcdMaintenance,
+      store: opts.store,
+      log: opts.log,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      ...(opts.encryptTo ? { encryptTo: opts.encryptTo } : {}),
+      ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+      ...(opts.retry ? { retry: opts.retry } : {}),
+      shareWindowMs: opts.shareWindowMs ?? 0,
+      now: this.now,
+      sleep: this.sleep,
+      signal: () => this.signal,
+    });
+    this.retention = new Retention({
+      store: opts.store,
+      log: opts.log,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      veleroNamespace: opts.veleroNamespace,
+      graceMs: opts.retentionGraceMs ?? 3_600_000,
+      now: this.now,
+      clusterIdentity: () => this.clusterIdentity(),
+      listBackupNames: async () => new Set((await this.listBackups()).items.map((b) => b.metadata.name)),
+      busy: (uid) => this.chains.has(uid),
+      snapshots: this.snapshots,
+      mayWrite: () => this.mayWrite,
+    });
   }
 
   private get backupsPath(): string {
@@ -139,7 +153,7 @@ export class Coordinator {
   /** Runs until the signal aborts: list, reconcile everything, watch; again after any break. */
   async start(signal: AbortSignal): Promise<void> {
     this.signal = signal;
-    await this.removeAbandonedPartials();
+    await this.retention.removeAbandonedPartials();
     let delay = 1000;
     const gc = setInterval(() => {
       this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
@@ -197,110 +211,12 @@ export class Coordinator {
   collectGarbage(backups?: VeleroBackup[]): Promise<void> {
     // One pass at a time: two passes counting references from their own listings could each keep a snapshot
     // for the other's pair, and then nobody would remove it.
-    const pass = this.gcPass.then(() => this.collectGarbageOnce(backups));
-    this.gcPass = pass.catch(() => undefined);
-    return pass;
-  }
-
-  /** A coordinator killed mid-snapshot leaves a partial file no later write of another key would remove. */
-  private async removeAbandonedPartials(): Promise<void> {
-    try {
-      const removed = (await this.opts.store.removeAbandonedPartials?.()) ?? [];
-      if (removed.length > 0) this.opts.log.info("removed partial files left by an interrupted snapshot", { files: removed.join(",") });
-    } catch (err) {
-      this.opts.log.warn("could not remove abandoned partial files", { error: (err as Error).message });
-    }
-  }
-
-  private async collectGarbageOnce(backups?: VeleroBackup[]): Promise<void> {
-    await this.removeAbandonedPartials();
-    const names = (list: VeleroBackup[]) => new Set(list.map((b) => b.metadata.name));
-    let live = names(backups ?? (await this.listBackups()).items);
-    const identity = await this.clusterIdentity();
-    const grace = this.opts.retentionGraceMs ?? 3_600_000;
-    const { records, damaged } = await listPairRecords(this.opts.store);
-    // What each backup's writers put under snapshotDir(uid): the key its record names, and any a replica that lost
-    // its lease finished too late (never named).
-    const written = new Map<string, string[]>();
-    for (const key of await this.opts.store.list("snapshots")) {
-      const owner = snapshotKeyOwner(key);
-      if (owner) written.set(owner, [...(written.get(owner) ?? []), key]);
-    }
-    // Reference counts over every record in the store, any cluster's: a snapshot goes with its last pair.
-    const refs = new Map<string, Set<string>>();
-    const reference = (key: string, uid: string) => refs.set(key, (refs.get(key) ?? new Set()).add(uid));
-    for (const r of records) if (r.snapshot) reference(r.snapshot.key, r.backup.uid);
-    for (const d of damaged) {
-      const uid = d.key.slice("pairs/".length, -".json".length);
-      // What a damaged record references is unknown: keep every snapshot taken for it, in either layout.
-      for (const key of [...legacySnapshotKeys(uid), ...(written.get(uid) ?? [])]) reference(key, uid);
-      this.opts.log.warn("damaged pair record; retention leaves its snapshot alone", { key: d.key, error: d.error });
-    }
-    await this.removeUnnamedSnapshots(records, written, refs);
-    // Only this install's pairs: this cluster, this Velero namespace (two Velero installs may share a store).
-    const ours = (r: PairRecord) => r.clusterIdentity === identity && r.backup.namespace === this.opts.veleroNamespace;
-    // A backup counts as gone only when a second, fresh list confirms it: one list that comes back short (a
-    // transient empty answer, a cache being rebuilt) must not orphan every pair.
-    if (records.some((r) => ours(r) && !r.orphanedSince && !live.has(r.backup.name) && !this.chains.has(r.backup.uid))) {
-      const again = names((await this.listBackups()).items);
-      live = new Set([...live, ...again]);
-    }
-    for (const record of records) {
-      const uid = record.backup.uid;
-      if (this.chains.has(uid)) continue; // being reconciled right now
-      if (!ours(record) || live.has(record.backup.name)) continue;
-      if (!this.mayWrite) return;
-      if (!record.orphanedSince) {
-        await writePairRecord(this.opts.store, { ...record, orphanedSince: this.now().toISOString() });
-        this.opts.log.info("backup deleted; its pair will be removed after the grace period", { backup: record.backup.name, graceSeconds: grace / 1000 });
-      } else if (this.now().getTime() - Date.parse(record.orphanedSince) >= grace) {
-        const kept: string[] = [];
-        for (const key of new Set([...legacySnapshotKeys(uid), ...(written.get(uid) ?? []), ...(record.snapshot ? [record.snapshot.key] : [])])) {
-          refs.get(key)?.delete(uid);
-          if ((refs.get(key)?.size ?? 0) > 0 || this.sharing.has(key)) {
-            kept.push(key);
-            continue;
-          }
-          this.known.delete(key);
-          await this.opts.store.delete(key);
-        }
-        await this.opts.store.delete(pairKey(uid));
-        this.opts.metrics?.recordRemoved(uid);
-        this.opts.log.info("removed the pair of a deleted backup", { backup: record.backup.name, ...(kept.length ? { snapshotKeptFor: kept.flatMap((k) => [...(refs.get(k) ?? [])]) } : {}) });
-      }
-    }
-  }
-
-  /**
-   * A replica that lost its lease while its upload hung may finish it after the new leader paired the backup: its
-   * object is under a key of its own that no record names (fenced), and would stay there at full size. Removed once
-   * the pair is settled (not being reconciled, not Pending or Snapshotting) — only this install's pairs.
-   */
-  private async removeUnnamedSnapshots(records: PairRecord[], written: Map<string, string[]>, refs: Map<string, Set<string>>): Promise<void> {
-    const identity = await this.clusterIdentity();
-    for (const record of records) {
-      const uid = record.backup.uid;
-      if (record.clusterIdentity !== identity || record.backup.namespace !== this.opts.veleroNamespace) continue;
-      if (this.chains.has(uid) || record.state === "Pending" || record.state === "Snapshotting") continue;
-      for (const key of written.get(uid) ?? []) {
-        if ((refs.get(key)?.size ?? 0) > 0 || this.sharing.has(key) || this.known.get(key)?.state === "taking") continue;
-        if (!this.mayWrite) return;
-        await this.opts.store.delete(key);
-        written.set(uid, (written.get(uid) ?? []).filter((k) => k !== key));
-        this.opts.log.info("removed a snapshot no pair names (a replica finished it after losing its lease)", { backup: record.backup.name, key });
-      }
-    }
+    return this.retention.collect(backups ? new Set(backups.map((b) => b.metadata.name)) : undefined);
   }
 
   /** With a share window: the snapshots already in the store that backups of a burst may share. */
   private async learnSnapshots(): Promise<void> {
-    const identity = await this.clusterIdentity();
-    for (const r of (await listPairRecords(this.opts.store)).records) {
-      const anchorMs = Date.parse(r.backup.startTimestamp ?? "");
-      if (!r.snapshot || r.sharedSnapshot || r.clusterIdentity !== identity || !r.snapshotTiming || Number.isNaN(anchorMs)) continue;
-      if (this.known.get(r.snapshot.key)?.state === "taking") continue;
-      this.known.set(r.snapshot.key, { key: r.snapshot.key, takenFor: { name: r.backup.name, uid: r.backup.uid }, anchorMs, timing: r.snapshotTiming, state: "taken", snapshot: r.snapshot });
-    }
+    this.snapshots.learn((await listPairRecords(this.opts.store)).records, await this.clusterIdentity());
   }
 
   /** Resolves once every queued reconcile has finished. */
@@ -386,7 +302,7 @@ export class Coordinator {
         }
         await this.write(backup, { state: "Snapshotting" });
         if (this.stopped) return;
-        const outcome = await this.snapshotFor(backup, step.timing);
+        const outcome = await this.snapshots.snapshotFor({ name: backup.metadata.name, uid: backup.metadata.uid, startTimestamp: backup.status?.startTimestamp }, step.timing);
         if (outcome === "stopped") return; // the record stays Snapshotting: the next coordinator takes it up
         if ("error" in outcome) return this.write(backup, { state: "Failed", reason: outcome.error });
         try {
@@ -395,7 +311,7 @@ export class Coordinator {
             await this.writeRecord(backup, { state: step.thenPair ? "Paired" : "Snapshotting", snapshot: outcome.snapshot, snapshotTiming: step.timing, ...(outcome.shared ? { sharedSnapshot: outcome.shared } : {}) }),
           );
         } finally {
-          if (outcome.shared) this.unshare(outcome.shared.key);
+          this.snapshots.release(outcome);
         }
       }
     }
@@ -421,75 +337,6 @@ export class Coordinator {
   }
 
   /**
-   * The backup's snapshot: a shared one when chooseSnapshot finds one in the window, else its own. Deciding and
-   * registering happen without an await in between, so the backups of a burst see each other's snapshots.
-   */
-  private async snapshotFor(backup: VeleroBackup, timing: SnapshotTiming): Promise<SnapshotOutcome> {
-    const uid = backup.metadata.uid;
-    const windowMs = this.opts.shareWindowMs ?? 0;
-    const startMs = Date.parse(backup.status?.startTimestamp ?? "");
-    const decision = chooseSnapshot({ startMs: Number.isNaN(startMs) ? undefined : startMs, timing }, [...this.known.values()].filter((k) => k.takenFor.uid !== uid), windowMs);
-    if (decision.do === "share") {
-      const known = this.known.get(decision.snapshot.key)!;
-      this.sharing.set(known.key, (this.sharing.get(known.key) ?? 0) + 1);
-      const snapshot = known.snapshot ?? (await known.result);
-      if (snapshot && !this.stopped) {
-        this.opts.log.info("sharing a snapshot", { backup: backup.metadata.name, takenFor: known.takenFor.name, why: decision.why });
-        return { snapshot, shared: { key: known.key, takenFor: known.takenFor, windowSeconds: windowMs / 1000 } };
-      }
-      this.unshare(known.key);
-      if (this.stopped) return "stopped";
-      // The snapshot it would have shared failed: take its own.
-    }
-    // A key of this writer's own: see snapshotKey.
-    const key = snapshotKey(uid, `${this.now().toISOString().replace(/[-:.]/g, "")}-${randomBytes(4).toString("hex")}`);
-    const own = this.snapshotWithRetries(key);
-    if (windowMs > 0 && !Number.isNaN(startMs)) {
-      const entry: KnownSnapshot = { key, takenFor: { name: backup.metadata.name, uid }, anchorMs: startMs, timing, state: "taking" };
-      entry.result = own.then((o) => (typeof o === "object" && "snapshot" in o ? o.snapshot : undefined));
-      this.known.set(key, entry);
-      void entry.result.then((snapshot) => {
-        if (this.known.get(key) !== entry) return;
-        if (snapshot) Object.assign(entry, { state: "taken", snapshot });
-        else this.known.delete(key);
-      });
-    }
-    return own;
-  }
-
-  private unshare(key: string): void {
-    const n = (this.sharing.get(key) ?? 1) - 1;
-    if (n > 0) this.sharing.set(key, n);
-    else this.sharing.delete(key);
-  }
-
-  private async snapshotWithRetries(key: string): Promise<SnapshotOutcome> {
-    const { attempts, firstDelayMs } = this.opts.retry ?? { attempts: 5, firstDelayMs: 2000 };
-    await this.slot();
-    try {
-      for (let attempt = 1; ; attempt++) {
-        if (this.stopped) return "stopped";
-        try {
-          const started = this.now().getTime();
-          const snapshot = await saveSnapshot(this.opts.etcd as EtcdMaintenance, this.opts.store, key, { now: this.now, ...(this.signal ? { signal: this.signal } : {}), ...(this.opts.encryptTo?.length ? { encryptTo: this.opts.encryptTo } : {}) });
-          const finished = this.now();
-          this.opts.metrics?.snapshotTaken((finished.getTime() - started) / 1000, snapshot.storedBytes, finished);
-          return { snapshot };
-        } catch (err) {
-          if (err instanceof SnapshotAbortedError) return "stopped";
-          const recoverable = (err as { recoverable?: boolean }).recoverable === true;
-          const message = (err as Error).message;
-          if (!recoverable || attempt >= attempts) return { error: `etcd snapshot failed after ${attempt} attempt(s): ${message}` };
-          this.opts.log.warn("etcd snapshot failed; retrying", { attempt, error: message });
-          await this.sleep(firstDelayMs * 2 ** (attempt - 1));
-        }
-      }
-    } finally {
-      this.release();
-    }
-  }
-
-  /**
    * A Backup that Velero's sync made from its storage location — after its object was lost (a new cluster, or an
    * etcd restore that brought it back unfinished and was deleted): a new uid, but the same backup, which already
    * has its pair in the store. Snapshotting now would pair the backup with an etcd that has nothing to do with it;
@@ -509,16 +356,6 @@ export class Coordinator {
       await this.mirror(backup, earlier);
     }
     return earlier;
-  }
-
-  private async slot(): Promise<void> {
-    if (this.running >= (this.opts.concurrency ?? 2)) await new Promise<void>((r) => this.waiting.push(r));
-    this.running++;
-  }
-
-  private release(): void {
-    this.running--;
-    this.waiting.shift()?.();
   }
 
   private readRecord(uid: string): Promise<PairRecord | undefined> {
