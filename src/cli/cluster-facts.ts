@@ -5,6 +5,7 @@ import { connect } from "node:net";
 import type { ClusterFacts } from "../recovery/restore-plan.js";
 import { hasClusterAccess, KubeconfigError, loadClusterConnection } from "../kube/kubeconfig.js";
 import { ApiRequestError, rawClient } from "../kube/raw-client.js";
+import { CLUSTER_IDENTITY_PATH, clusterIdentityOf } from "../velero/velero-api.js";
 
 /** Socket errors that mean "nothing answers there": the only ones that count as evidence of a lost control plane. */
 const NO_ANSWER = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ECONNRESET"]);
@@ -66,9 +67,8 @@ export async function clusterFacts(opts: ClusterFactsOptions): Promise<ClusterFa
   try {
     const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) }), { timeoutMs });
     try {
-      const ns = await client.get<{ metadata?: { uid?: string } }>("/api/v1/namespaces/kube-system", { deadlineMs: timeoutMs });
-      const uid = ns?.metadata?.uid;
-      return typeof uid === "string" && uid !== "" ? { identity: uid } : { localProblem: "the apiserver answers but has no kube-system namespace (is this a Kubernetes apiserver?)" };
+      const uid = clusterIdentityOf(await client.get<{ metadata?: { uid?: string } }>(CLUSTER_IDENTITY_PATH, { deadlineMs: timeoutMs }));
+      return uid !== undefined ? { identity: uid } : { localProblem: "the apiserver answers but has no kube-system namespace (is this a Kubernetes apiserver?)" };
     } finally {
       client.close();
     }

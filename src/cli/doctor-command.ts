@@ -3,7 +3,8 @@
 // latest restore (their logs, where the plugin warns once when it had no cluster access; cluster-access.ts).
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient, type RawClient } from "../kube/raw-client.js";
-import { veleroLog, veleroPlugins, type VeleroRequestOptions } from "../kube/velero-requests.js";
+import { veleroLog, veleroPlugins, type VeleroRequestOptions } from "../velero/velero-requests.js";
+import { veleroPath } from "../velero/velero-api.js";
 
 export interface DoctorOptions {
   kubeconfig?: string;
@@ -30,7 +31,7 @@ interface Run {
 }
 
 async function latest(client: RawClient, namespace: string, resource: "backups" | "restores"): Promise<Run | undefined> {
-  const list = await client.get<{ items: Run[] }>(`/apis/velero.io/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`);
+  const list = await client.get<{ items: Run[] }>(veleroPath(namespace, resource));
   const finished = (list?.items ?? []).filter((r) => ["Completed", "PartiallyFailed", "Failed"].includes(r.status?.phase ?? ""));
   return finished.sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "")).at(-1);
 }

@@ -10,6 +10,7 @@ import { rawClient } from "../kube/raw-client.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { openCliStore, type CliStoreOptions } from "./cli-store.js";
 import { EXIT, NotFoundError } from "./usage-error.js";
+import { veleroPath } from "../velero/velero-api.js";
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 export type OutputFormat = "table" | "json" | "yaml";
@@ -122,7 +123,7 @@ async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | un
 async function liveBackups(opts: VerifyOptions): Promise<Map<string, string>> {
   const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) }));
   try {
-    const list = await client.get<{ items: { metadata: { name: string }; status?: { phase?: string } }[] }>(`/apis/velero.io/v1/namespaces/${encodeURIComponent(opts.veleroNamespace)}/backups`);
+    const list = await client.get<{ items: { metadata: { name: string }; status?: { phase?: string } }[] }>(veleroPath(opts.veleroNamespace, "backups"));
     return new Map((list?.items ?? []).map((b) => [b.metadata.name, b.status?.phase ?? ""]));
   } finally {
     client.close();

@@ -12,6 +12,7 @@ import { awsEnvironment, type CliStoreOptions } from "./cli-store.js";
 import { openSnapshot } from "./snapshot-file.js";
 import { UsageError } from "./usage-error.js";
 import { veleroBackupFiles, type VeleroBackupFiles } from "./velero-backup-files.js";
+import { veleroPath } from "../velero/velero-api.js";
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
@@ -62,7 +63,7 @@ export async function computePairDiff(opts: PairsDiffOptions, io: Io): Promise<P
       backupObject = await location.backupObject(opts.backup);
       filterSource = "velero-backup.json in the backup storage location";
     } else if (opts.kubeconfig) {
-      backupObject = await withClient(opts, (client) => client.get(`/apis/velero.io/v1/namespaces/${encodeURIComponent(opts.veleroNamespace)}/backups/${encodeURIComponent(opts.backup)}`));
+      backupObject = await withClient(opts, (client) => client.get(veleroPath(opts.veleroNamespace, "backups", opts.backup)));
       filterSource = "the Backup object in the cluster";
     } else {
       backupObject = { spec: {} };

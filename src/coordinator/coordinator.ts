@@ -15,12 +15,9 @@ import type { CoordinatorMetrics } from "./metrics.js";
 import { nextPairingStep } from "./pairing.js";
 import { Retention } from "./retention.js";
 import { SnapshotRegistry } from "./snapshot-registry.js";
+import { CLUSTER_IDENTITY_PATH, clusterIdentityOf, veleroPath, type VeleroBackup } from "../velero/velero-api.js";
 
-export interface VeleroBackup {
-  metadata: { name: string; namespace: string; uid: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: { storageLocation?: string };
-  status?: { phase?: string; startTimestamp?: string; completionTimestamp?: string };
-}
+export type { VeleroBackup };
 
 interface BackupList {
   items: VeleroBackup[];
@@ -147,7 +144,7 @@ export class Coordinator {
   }
 
   private get backupsPath(): string {
-    return `/apis/velero.io/v1/namespaces/${encodeURIComponent(this.opts.veleroNamespace)}/backups`;
+    return veleroPath(this.opts.veleroNamespace, "backups");
   }
 
   /** Runs until the signal aborts: list, reconcile everything, watch; again after any break. */
@@ -415,9 +412,9 @@ export class Coordinator {
 
   /** The kube-system namespace uid. Only a success is kept: a failed lookup is tried again on the next use. */
   private clusterIdentity(): Promise<string> {
-    this.identity ??= this.opts.client.get<{ metadata?: { uid?: string } }>("/api/v1/namespaces/kube-system").then((ns) => {
-      const uid = ns?.metadata?.uid;
-      if (typeof uid !== "string" || uid === "") throw new Error("the kube-system namespace has no uid to identify the cluster by (not found, or not readable)");
+    this.identity ??= this.opts.client.get<{ metadata?: { uid?: string } }>(CLUSTER_IDENTITY_PATH).then((ns) => {
+      const uid = clusterIdentityOf(ns);
+      if (uid === undefined) throw new Error("the kube-system namespace has no uid to identify the cluster by (not found, or not readable)");
       return uid;
     });
     const pending = this.identity;

@@ -2,7 +2,9 @@
 // version are converted to the version it serves, and defaults added since the object was written are filled in
 // (the storage codec defaults on read). Two tables, each entry with its reason; objects without an entry pass as
 // they are.
-import type { StoredObject } from "./stored-value.js";
+
+/** An object as etcd holds it, decoded. */
+export type StoredObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: Record<string, unknown> };
 
 type Json = Record<string, unknown>;
 

@@ -8,7 +8,8 @@ import { ProtoDecodeError, ProtoJsonDecoder, readUnknown } from "./proto-json.js
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
-export type StoredObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: Record<string, unknown> };
+import type { StoredObject } from "./served-form.js";
+export type { StoredObject };
 
 export type StoredValue =
   | { state: "object"; object: StoredObject; encoding: "protobuf" | "json"; decrypted?: { provider: string; keyName: string } }

@@ -4,6 +4,7 @@
 import type { AutomaticStep, EtcdTarget, ManualStep, PlanStep, RestorePlan, StepAction, VeleroRestoreObject } from "./restore-plan.js";
 import { continueCommand, EXIT_MANUAL_STEP, formatStep } from "./restore-plan.js";
 import { nextMove, type RestoreRunState, type StepRecord } from "./restore-run-state.js";
+import { CLUSTER_IDENTITY_PATH, veleroPath, type VeleroBackup } from "../velero/velero-api.js";
 
 /** The apiserver, as the runner uses it (RawClient fits). `get` resolves undefined for 404. */
 export interface KubeAccess {
@@ -49,10 +50,6 @@ const RESTORABLE_BACKUP = new Set(["Completed", "PartiallyFailed"]);
 const FAILED_BACKUP = new Set(["Failed", "FailedValidation", "Deleting"]);
 const FINISHED_RESTORE = new Set(["Completed", "PartiallyFailed", "Failed", "FailedValidation"]);
 
-interface VeleroBackup {
-  metadata: { uid: string };
-  status?: { phase?: string };
-}
 interface VeleroRestore {
   status?: { phase?: string; progress?: { totalItems?: number; itemsRestored?: number }; warnings?: number; errors?: number; failureReason?: string; validationErrors?: string[] };
 }
@@ -154,8 +151,7 @@ function summary(plan: RestorePlan, state: RestoreRunState): string {
 
 async function checkManual(step: ManualStep, opts: RunRestoreOptions): Promise<boolean> {
   if (step.check === "velero-installed") {
-    const ns = encodeURIComponent(opts.state.params.veleroNamespace);
-    return (await opts.effects.kube.get(`/apis/velero.io/v1/namespaces/${ns}/restores?limit=1`)) !== undefined;
+    return (await opts.effects.kube.get(`${veleroPath(opts.state.params.veleroNamespace, "restores")}?limit=1`)) !== undefined;
   }
   return false;
 }
@@ -206,7 +202,7 @@ async function waitForApiserver(identity: string, opts: RunRestoreOptions, progr
   return waitUntil(opts, "the apiserver did not answer as the backed-up cluster", "check that etcd runs on the restored data directory and kube-apiserver on that etcd (their logs), and that the kubeconfig is an admin's (--kubeconfig /etc/kubernetes/admin.conf on a kubeadm node); then rerun: it resumes at this step", async () => {
     let ns: { metadata: { uid: string } } | undefined;
     try {
-      ns = await opts.effects.kube.get<{ metadata: { uid: string } }>("/api/v1/namespaces/kube-system");
+      ns = await opts.effects.kube.get<{ metadata: { uid: string } }>(CLUSTER_IDENTITY_PATH);
     } catch (err) {
       const status = (err as { status?: number }).status;
       // Refusals are waited out too: a starting apiserver may deny RBAC-authorized users until its caches are filled.
@@ -229,10 +225,9 @@ async function waitForApiserver(identity: string, opts: RunRestoreOptions, progr
 
 async function veleroRestore(restore: VeleroRestoreObject, replaceStaleBackup: boolean, opts: RunRestoreOptions, progress: (line: string) => void): Promise<string> {
   const { kube } = opts.effects;
-  const ns = encodeURIComponent(restore.metadata.namespace);
   const name = restore.metadata.name;
   const backup = restore.spec.backupName;
-  const restorePath = `/apis/velero.io/v1/namespaces/${ns}/restores/${encodeURIComponent(name)}`;
+  const restorePath = veleroPath(restore.metadata.namespace, "restores", name);
   const ours = opts.state.restoreName === name; // chosen by an earlier run of this recovery
   if (ours && (await kube.get(restorePath))) {
     progress(`following Restore ${restore.metadata.namespace}/${name}, created by an earlier run`);
@@ -242,7 +237,7 @@ async function veleroRestore(restore: VeleroRestoreObject, replaceStaleBackup: b
     opts.state.updatedAt = opts.effects.now().toISOString();
     await opts.effects.saveState(opts.state); // before creating it: a run killed right after still finds it
     try {
-      await kube.send("POST", `/apis/velero.io/v1/namespaces/${ns}/restores`, restore);
+      await kube.send("POST", veleroPath(restore.metadata.namespace, "restores"), restore);
       progress(`created Restore ${restore.metadata.namespace}/${name}`);
     } catch (err) {
       if ((err as { status?: number }).status !== 409) throw err;
@@ -280,7 +275,7 @@ async function veleroRestore(restore: VeleroRestoreObject, replaceStaleBackup: b
 async function waitForBackup(restore: VeleroRestoreObject, replaceStaleBackup: boolean, opts: RunRestoreOptions, progress: (line: string) => void): Promise<void> {
   const backup = restore.spec.backupName;
   const nsName = restore.metadata.namespace;
-  const path = `/apis/velero.io/v1/namespaces/${encodeURIComponent(nsName)}/backups/${encodeURIComponent(backup)}`;
+  const path = veleroPath(nsName, "backups", backup);
   let replaced = false;
   let last = "";
   const say = (line: string) => {

@@ -4,7 +4,7 @@ import { gzipSync } from "node:zlib";
 import { doctorChecks } from "../../src/cli/doctor-command.js";
 import { clusterAccessCheck, kubeconfigFlag } from "../../src/cli/plugin-mode.js";
 import type { RawClient } from "../../src/kube/raw-client.js";
-import { VeleroNotAnsweringError } from "../../src/kube/velero-requests.js";
+import { VeleroNotAnsweringError } from "../../src/velero/velero-requests.js";
 
 const OFF_LINE =
   'time="2026-12-04T17:00:00Z" level=warning msg="twinsnap.dev/restore-order is OFF for backup nightly: the plugin has no cluster credentials (no KUBECONFIG); dependencies are not recorded. Fix: set KUBECONFIG" cmd=/plugins/twinsnap pluginName=twinsnap\n';

@@ -3,7 +3,8 @@
 // within seconds when it runs; no answer means it does not.
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import type { RawClient } from "./raw-client.js";
+import type { RawClient } from "../kube/raw-client.js";
+import { veleroPath, type VeleroResource } from "./velero-api.js";
 
 export class VeleroNotAnsweringError extends Error {
   override readonly name = "VeleroNotAnsweringError";
@@ -29,13 +30,12 @@ interface Processed {
   status?: { phase?: string; plugins?: { name: string; kind: string }[]; downloadURL?: string };
 }
 
-const base = (ns: string) => `/apis/velero.io/v1/namespaces/${encodeURIComponent(ns)}`;
 
-async function processed(opts: VeleroRequestOptions, resource: string, kind: string, spec: object): Promise<Processed> {
+async function processed(opts: VeleroRequestOptions, resource: VeleroResource, kind: string, spec: object): Promise<Processed> {
   const name = `twinsnap-doctor-${randomBytes(4).toString("hex")}`;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const path = `${base(opts.namespace)}/${resource}`;
+  const path = veleroPath(opts.namespace, resource);
   await opts.client.send("POST", path, { apiVersion: "velero.io/v1", kind, metadata: { name, namespace: opts.namespace }, spec });
   try {
     const deadline = Date.now() + timeoutMs;
