@@ -10,6 +10,7 @@ import { snapshotKey, type PairRecord } from "../pairs/pair-record.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { CoordinatorMetrics } from "./metrics.js";
 import { chooseSnapshot, type ShareCandidate, type SnapshotTiming } from "./snapshot-sharing.js";
+import { isRecoverable } from "../recoverable.js";
 
 export type SharedSnapshot = NonNullable<PairRecord["sharedSnapshot"]>;
 export type SnapshotOutcome = { snapshot: SnapshotRecord; shared?: SharedSnapshot } | { error: string } | "stopped";
@@ -136,7 +137,7 @@ export class SnapshotRegistry {
           return { snapshot };
         } catch (err) {
           if (err instanceof SnapshotAbortedError) return "stopped";
-          const recoverable = (err as { recoverable?: boolean }).recoverable === true;
+          const recoverable = isRecoverable(err);
           const message = (err as Error).message;
           if (!recoverable || attempt >= attempts) return { error: `etcd snapshot failed after ${attempt} attempt(s): ${message}` };
           this.opts.log.warn("etcd snapshot failed; retrying", { attempt, error: message });

@@ -1,31 +1,11 @@
-// What went wrong in an apiserver call, in words an operator can act on.
-export interface ApiFailure {
-  /** HTTP status, when the server answered. */
-  status?: number;
-  reason?: string;
-  message: string;
-}
-
-export function describeApiError(err: unknown): ApiFailure {
-  const e = err as { code?: unknown; body?: unknown; message?: unknown; cause?: { code?: string } };
-  const status = typeof e?.code === "number" ? e.code : undefined;
-  let body: unknown = e?.body;
-  if (typeof body === "string") {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      /* keep the text */
-    }
+// What an apiserver said when it refused a request, in its own words: the message of the Status object it sends
+// (`{"kind":"Status","message":"...","reason":"Forbidden"}`), else the text of the answer, else the HTTP status.
+export function apiErrorMessage(status: number, body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    if (parsed && typeof parsed === "object" && typeof parsed.message === "string") return parsed.message;
+  } catch {
+    /* not JSON: the text itself */
   }
-  if (body && typeof body === "object" && "message" in body) {
-    const b = body as { message?: unknown; reason?: unknown };
-    return { ...(status ? { status } : {}), ...(typeof b.reason === "string" ? { reason: b.reason } : {}), message: String(b.message) };
-  }
-  if (typeof body === "string" && body.trim() !== "") return { ...(status ? { status } : {}), message: body.trim() };
-  const text = err instanceof Error ? err.message : String(err);
-  return { ...(status ? { status } : {}), message: text };
-}
-
-export function isNotFound(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === 404;
+  return body.trim() || `HTTP ${status}`;
 }

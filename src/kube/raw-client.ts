@@ -4,7 +4,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { ClusterConnection } from "./kubeconfig.js";
-import { describeApiError } from "./api-error.js";
+import { apiErrorMessage } from "./api-error.js";
 import { parseJsonText, stringifyJsonText } from "../manifest/json-text.js";
 import { tunnelAgent } from "./proxy.js";
 
@@ -94,8 +94,7 @@ export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number
           const status = res.statusCode ?? 0;
           if (status === 404 && notFoundIsUndefined) return resolve(undefined);
           if (status < 200 || status >= 300) {
-            const f = describeApiError({ code: status, body: text });
-            return reject(new ApiRequestError(what, status, f.message, status >= 500 || status === 429));
+            return reject(new ApiRequestError(what, status, apiErrorMessage(status, text), status >= 500 || status === 429));
           }
           try {
             resolve(text === "" ? undefined : (parseJsonText(text) as T));
@@ -135,8 +134,8 @@ export function rawClient(cluster: ClusterConnection, opts: { timeoutMs?: number
     if ((res.statusCode ?? 0) >= 300) {
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);
-      const f = describeApiError({ code: res.statusCode, body: Buffer.concat(chunks).toString() });
-      throw new ApiRequestError(what, res.statusCode, f.message, true);
+      const message = apiErrorMessage(res.statusCode ?? 0, Buffer.concat(chunks).toString());
+      throw new ApiRequestError(what, res.statusCode, message, true);
     }
     let buffered = "";
     try {

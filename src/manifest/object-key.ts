@@ -18,7 +18,3 @@ export function formatKey(k: ObjectKey): string {
   const kind = k.group ? `${k.group}/${k.kind}` : k.kind;
   return `${kind} ${k.namespace ? `${k.namespace}/` : ""}${k.name}`;
 }
-
-export function sameKey(a: ObjectKey, b: ObjectKey): boolean {
-  return a.group === b.group && a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
-}

@@ -6,6 +6,7 @@
 import { credentialsFromFile } from "./aws-credentials-file.js";
 import type { S3StoreOptions, StaticCredentials } from "./s3-options.js";
 import { parseBoolean, parseChecksumAlgorithm, parseEndpoint } from "./store-url.js";
+import { isRecoverable } from "../recoverable.js";
 
 export interface BackupStorageLocation {
   metadata: { name: string; namespace?: string };
@@ -127,7 +128,7 @@ export async function resolveBackupStorageLocation(opts: {
         : status === 404 || /could not find the requested resource/i.test((err as Error).message)
           ? "is Velero installed in this cluster? (its CRDs come with velero install)"
           : "check the kubeconfig and --velero-namespace",
-      (err as { recoverable?: boolean }).recoverable === true,
+      isRecoverable(err),
       { cause: err },
     );
   }
@@ -169,7 +170,7 @@ async function readCredentials(
       status === 403
         ? `grant get on secrets named ${source.name} in ${source.namespace} (the chart does when coordinator.store is bsl:...), or give the credentials file with AWS_SHARED_CREDENTIALS_FILE`
         : "check the connection to the cluster",
-      (err as { recoverable?: boolean }).recoverable === true,
+      isRecoverable(err),
       { cause: err },
     );
   }

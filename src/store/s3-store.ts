@@ -24,6 +24,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { checkKey, ObjectNotFoundError, StoreAccessError, StoreWriteError, type ObjectStore, type PutResult } from "./object-store.js";
 import { isS3NotFound, isS3Transient } from "./s3-errors.js";
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, s3StoreName, s3StoreUrl, type S3StoreOptions } from "./s3-options.js";
+import { isRecoverable } from "../recoverable.js";
 
 export class S3Store implements ObjectStore {
   /** s3://bucket/prefix */
@@ -96,13 +97,13 @@ export class S3Store implements ObjectStore {
       body.destroy();
       const leftover = await this.abortUpload(objectKey, (upload as unknown as { uploadId?: string }).uploadId);
       const cause = failedSource ?? err;
-      const recoverable = failedSource !== undefined ? (failedSource as { recoverable?: unknown }).recoverable === true : isS3Transient(err);
+      const recoverable = failedSource !== undefined ? isRecoverable(failedSource) : isS3Transient(err);
       throw new StoreWriteError(this.url, key, { cause, recoverable, ...(leftover ? { detail: leftover } : {}) });
     }
     if (sourceError !== undefined) {
       // The source failed after the last byte was taken (its error came late): what was stored is not trusted.
       await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: objectKey })).catch(() => undefined);
-      throw new StoreWriteError(this.url, key, { cause: sourceError, recoverable: (sourceError as { recoverable?: unknown }).recoverable === true });
+      throw new StoreWriteError(this.url, key, { cause: sourceError, recoverable: isRecoverable(sourceError) });
     }
     // A process that died mid-upload of this key earlier could not abort its upload: do it now. Only after a
     // multipart upload (what leaves such parts), and best effort: listing uploads needs

@@ -5,8 +5,7 @@ export type VeleroPluginKind =
   | "BackupItemAction"
   | "BackupItemActionV2"
   | "RestoreItemAction"
-  | "RestoreItemActionV2"
-  | "DeleteItemAction";
+  | "RestoreItemActionV2";
 
 export interface PluginIdentifier {
   command: string;

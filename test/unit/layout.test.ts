@@ -9,7 +9,7 @@ import { REPO_ROOT } from "../support/fixtures.js";
  * Top to bottom. kube sits above actions because it implements the ports the actions declare (ClusterView,
  * ObjectWriter, PluginConfigReader): the actions never see a client.
  */
-const ORDER = ["cli", "coordinator", "recovery", "pairs", "velero", "velero-plugin", "kube", "actions", "kube-storage", "etcd", "store", "grpc", "generated", "log", "manifest", "version.ts"];
+const ORDER = ["cli", "coordinator", "recovery", "pairs", "velero", "velero-plugin", "kube", "actions", "kube-storage", "etcd", "store", "grpc", "generated", "log", "manifest", "version.ts", "recoverable.ts"];
 
 const SRC = join(REPO_ROOT, "src");
 
