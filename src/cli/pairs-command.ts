@@ -3,8 +3,7 @@ import yaml from "js-yaml";
 import { loadIdentities } from "../etcd/snapshot-encryption.js";
 import type { PairRecord } from "../pairs/pair-record.js";
 import { findPairRecord, listPairRecords } from "../pairs/pair-store.js";
-import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
-import { verifyStoredSnapshot } from "../etcd/snapshot.js";
+import { verifyPairSnapshot } from "../pairs/verify-pair-snapshot.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -102,12 +101,8 @@ async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | un
   if (r.state === "BackupFailed") issues.push(`Velero's backup failed (${r.backup.phase})`);
   if (r.snapshot) {
     try {
-      const checked = await verifyStoredSnapshot(store, r.snapshot, identities);
-      if (checked === "stored-only") issues.push("age-encrypted: only the stored object was checked; pass --identity FILE to check the snapshot inside");
-      else if (etcdutl) {
-        const status = await etcdutlSnapshotStatus(etcdutl, store, r.snapshot.key, r.snapshot, identities);
-        if (String(status.revision) !== r.snapshot.revision) issues.push(`etcdutl reads revision ${status.revision}, the record says ${r.snapshot.revision}`);
-      }
+      const check = await verifyPairSnapshot(store, r.snapshot, { etcdutl, identities });
+      if (check.checked === "stored-only") issues.push("age-encrypted: only the stored object was checked; pass --identity FILE to check the snapshot inside");
     } catch (err) {
       issues.push((err as Error).message);
     }

@@ -6,9 +6,8 @@ import { loadIdentities } from "../etcd/snapshot-encryption.js";
 import { conflictingParams, newRunState, nextMove, progressOf, restoreRunKey, RestoreRunStateError } from "../recovery/restore-run-state.js";
 import { writeRunState } from "../recovery/restore-run-store.js";
 import { runRestore, type RestoreEffects } from "../recovery/restore-runner.js";
-import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
+import { verifyPairSnapshot } from "../pairs/verify-pair-snapshot.js";
 import { restoreMember } from "../etcd/restore.js";
-import { verifyStoredSnapshot } from "../etcd/snapshot.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
 import { loadRestorePlan } from "./restore-plan-command.js";
@@ -119,11 +118,11 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     saveState: (s) => writeRunState(store, s),
     async verifySnapshot(etcdutl) {
       if (!snapshot) throw new Error(`backup ${pair.backup.name} has no etcd snapshot`);
-      if ((await verifyStoredSnapshot(store, snapshot, identities)) === "stored-only") {
+      const check = await verifyPairSnapshot(store, snapshot, { etcdutl, identities });
+      if (check.checked === "stored-only") {
         throw new Error(`the snapshot of ${pair.backup.name} is age-encrypted: rerun with --identity FILE (the age identity of one of its recipients: ${snapshot.encryption?.recipients.join(", ")})`);
       }
-      const status = await etcdutlSnapshotStatus(etcdutl, store, snapshot.key, snapshot, identities);
-      if (String(status.revision) !== snapshot.revision) throw new Error(`etcdutl reads revision ${status.revision} from the snapshot, the pair recorded ${snapshot.revision}`);
+      const status = check.etcdutl!;
       return `snapshot ${snapshot.key} reads back (${snapshot.snapshotBytes} bytes, sha256 ${snapshot.snapshotSha256.slice(0, 12)}…); etcdutl reads revision ${status.revision}, ${status.totalKey} keys`;
     },
     async restoreEtcd(target, beforeMoveAside) {
