@@ -11,6 +11,8 @@ export interface CommandIo {
   /** The process environment: only the entry point reads it, commands get it here. */
   env: NodeJS.ProcessEnv;
   stdin(): Promise<string>;
+  /** stderr is a terminal: long work may show progress there (a line redrawn in place). */
+  interactive?: boolean;
 }
 
 export interface Flag {

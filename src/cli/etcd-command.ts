@@ -6,6 +6,7 @@ import { loadRecipients } from "../etcd/snapshot-encryption.js";
 import { DEFAULT_SNAPSHOT_COMPRESSION, snapshotExtension, type SnapshotCompression } from "../etcd/compression.js";
 import { openCliStore } from "./cli-store.js";
 import { Readable } from "node:stream";
+import { byteProgress } from "./progress.js";
 
 export interface EtcdSnapshotOptions {
   endpoints: string[];
@@ -29,7 +30,7 @@ export interface EtcdSnapshotOptions {
   readBack?: boolean;
 }
 
-export async function etcdSnapshotCommand(opts: EtcdSnapshotOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+export async function etcdSnapshotCommand(opts: EtcdSnapshotOptions, io: { out: (s: string) => void; err: (s: string) => void; interactive?: boolean }): Promise<number> {
   // Recipients are checked before etcd or the store is touched: a typo must not make a snapshot nobody can read.
   const recipients = await loadRecipients(opts.encryptTo ?? [], opts.encryptToFiles ?? []);
   const store = await openCliStore(opts);
@@ -39,7 +40,8 @@ export async function etcdSnapshotCommand(opts: EtcdSnapshotOptions, io: { out: 
     const encrypted = recipients.length > 0;
     const key = `snapshots/${opts.name}${snapshotExtension(compression)}${encrypted ? ".age" : ""}`;
     io.err(`snapshotting etcd at ${opts.endpoints.join(",")} into ${store.url}/${key}${encrypted ? `, age-encrypted to ${recipients.length} recipient(s)` : ""}...\n`);
-    const record = await saveSnapshot(client, store, key, { compression, readBack: opts.readBack ?? false, encryptTo: recipients });
+    const progress = byteProgress(io, "streamed");
+    const record = await saveSnapshot(client, store, key, { compression, readBack: opts.readBack ?? false, encryptTo: recipients, onProgress: (bytes, total) => progress.update(bytes, total) }).finally(() => progress.done());
     // etcdutl needs the plaintext: without an identity here (the point of encrypting) it cannot check an encrypted one.
     const etcdutl = opts.etcdutl && !encrypted ? await etcdutlSnapshotStatus(opts.etcdutl, store, key, { compression }) : undefined;
     if (opts.etcdutl && encrypted) io.err("the snapshot is encrypted: etcdutl snapshot status is left to `twinsnap pairs verify --identity FILE`\n");

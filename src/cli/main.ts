@@ -19,7 +19,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     throw e;
   });
   try {
-    return await runCli(argv, { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env, stdin: readStdin });
+    return await runCli(argv, { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env, stdin: readStdin, interactive: process.stderr.isTTY === true });
   } catch (e) {
     if (e instanceof UsageError) {
       const named = findCommand(argv)?.command.path.join(" ") ?? (argv[0] !== undefined && isGroup(argv[0]) ? argv[0] : undefined);

@@ -128,6 +128,8 @@ export interface SaveSnapshotOptions {
    * recoverable SnapshotStreamError (the caller retries) instead of holding a snapshot slot forever.
    */
   idleMs?: number;
+  /** Called as the stream moves: bytes of the snapshot so far, and the size etcd announced for it. */
+  onProgress?: (bytes: number, totalBytes: number | undefined) => void;
 }
 
 /** etcd ends every snapshot stream with the sha256 of the database before it (what `etcdutl snapshot restore` checks). */
@@ -265,7 +267,10 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     };
     // Armed on every chunk that passes (both sides moving): a stall of etcd or of the store trips it.
     watchdog();
-    blobs.onChunk = watchdog;
+    blobs.onChunk = () => {
+      watchdog();
+      options.onProgress?.(blobs.bytes, Number.isFinite(expected) ? expected : undefined);
+    };
     stream.once("close", () => clearTimeout(idle));
     const compress = compressor(compression);
     // Encryption is a stage of its own after compression (ciphertext does not compress): etcd -> sha256 ->

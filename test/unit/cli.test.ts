@@ -99,3 +99,26 @@ describe("the command line", () => {
     }
   });
 });
+
+describe("progress on stderr", () => {
+  it("on a terminal: one line redrawn in place, at most four times a second, cleared at the end", async () => {
+    const { byteProgress } = await import("../../src/cli/progress.js");
+    let err = "";
+    let t = 0;
+    const p = byteProgress({ err: (s) => void (err += s), interactive: true }, "streamed", () => t);
+    for (t = 300; t <= 1200; t += 100) p.update(t * 2 ** 20, 4 * 2 ** 30);
+    p.done();
+    const frames = err.split("\r\x1b[2K").filter(Boolean);
+    assert.deepEqual(frames, ["streamed: 300.0 MiB of 4.00 GiB (7%), 1000.0 MiB/s", "streamed: 600.0 MiB of 4.00 GiB (14%), 1000.0 MiB/s", "streamed: 900.0 MiB of 4.00 GiB (21%), 1000.0 MiB/s", "streamed: 1.17 GiB of 4.00 GiB (29%), 1000.0 MiB/s"]);
+    assert.ok(err.endsWith("\r\x1b[2K"), "the line is cleared");
+  });
+
+  it("not a terminal (a log, a CI job, a pipe): nothing", async () => {
+    const { byteProgress } = await import("../../src/cli/progress.js");
+    let err = "";
+    const p = byteProgress({ err: (s) => void (err += s) }, "streamed");
+    p.update(1, 2);
+    p.done();
+    assert.equal(err, "");
+  });
+});
