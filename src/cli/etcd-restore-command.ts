@@ -7,6 +7,7 @@ import type { SnapshotRecord } from "../etcd/snapshot.js";
 import { openCliStore } from "./cli-store.js";
 import { loadIdentities } from "../etcd/snapshot-encryption.js";
 import type { ObjectStore } from "../store/object-store.js";
+import { parseCluster } from "./parse-flags.js";
 import { NotFoundError, UsageError } from "./usage-error.js";
 
 export interface EtcdRestoreOptions {
@@ -38,14 +39,6 @@ async function snapshotRecord(store: ObjectStore, opts: EtcdRestoreOptions): Pro
   const chunks: Buffer[] = [];
   for await (const c of await store.get(`snapshots/${opts.snapshot}.json`)) chunks.push(c as Buffer);
   return JSON.parse(Buffer.concat(chunks).toString("utf8")) as SnapshotRecord;
-}
-
-export function parseCluster(spec: string): Member[] {
-  return spec.split(",").map((entry) => {
-    const eq = entry.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--initial-cluster entries look like name=https://10.0.0.1:2380, not "${entry}"`);
-    return { name: entry.slice(0, eq).trim(), peerUrl: entry.slice(eq + 1).trim() };
-  });
 }
 
 export async function etcdRestoreCommand(opts: EtcdRestoreOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {

@@ -1,5 +1,6 @@
 // Flag values checked at the entry point, so a typo is a usage error (exit code 2) and never runs with NaN, a
 // silently changed number or a different unit.
+import type { Member } from "../etcd/restore.js";
 import { UsageError } from "./usage-error.js";
 
 /** A whole number >= 1, written as digits only ("8", not "8.5", "0x8", "8k" or "abc"). */
@@ -58,4 +59,13 @@ export function parseEndpoints(flag: string, text: string): string[] {
   if (list.length === 0) throw new UsageError(`${flag} is empty`);
   if (list.length === 1 && list[0] === "none") return list;
   return list.map((e) => parseEndpoint(flag, e));
+}
+
+/** --initial-cluster a=URL,b=URL, as etcd takes it: every member and its peer URL. */
+export function parseCluster(spec: string): Member[] {
+  return spec.split(",").map((entry) => {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--initial-cluster entries look like name=https://10.0.0.1:2380, not "${entry}"`);
+    return { name: entry.slice(0, eq).trim(), peerUrl: entry.slice(eq + 1).trim() };
+  });
 }

@@ -10,7 +10,7 @@ import { verifyPairSnapshot } from "../pairs/verify-pair-snapshot.js";
 import { restoreMember } from "../etcd/restore.js";
 import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient } from "../kube/raw-client.js";
-import { loadRestorePlan } from "./restore-plan-command.js";
+import { loadRestorePlan } from "./load-restore-plan.js";
 import { UsageError } from "./usage-error.js";
 import { randomBytes } from "node:crypto";
 import { hostname, userInfo } from "node:os";

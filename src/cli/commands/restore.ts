@@ -2,7 +2,8 @@
 import { command, type Flags } from "../command.js";
 import { clusterOptions, contextFlag, identityFlag, kubeconfigFlag, outputFlag, parseOutput, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
 import { parseDuration } from "../parse-flags.js";
-import { etcdTargetFromFlags, restorePlanCommand } from "../restore-plan-command.js";
+import { etcdTargetFromFlags } from "../load-restore-plan.js";
+import { restorePlanCommand } from "../restore-plan-command.js";
 import { restoreRunCommand } from "../restore-run-command.js";
 import { UsageError } from "../usage-error.js";
 
