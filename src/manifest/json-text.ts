@@ -25,8 +25,38 @@ export function parseJsonText(text: string): unknown {
 
 /** `fast` (JSON.parse of `text`) when it is exact, else the lossless reading of `text`. */
 export function keepNumbersOf(text: string, fast: unknown): unknown {
-  if (!mayHoldChangedNumber(text) || JSON.stringify(fast) === text) return fast;
+  if (!mayHoldChangedNumber(text) || everyNumberSurvives(text)) return fast;
   return parseJsonLossless(text);
+}
+
+/** 0-9 . e E + - */
+const isNumberChar = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
+
+/**
+ * Whether every number token of the JSON text reads back as the same text through JSON.parse. A scan, not a
+ * recursion (a document thousands of levels deep is valid JSON, and JSON.stringify of it exhausts the stack);
+ * numbers inside strings are skipped.
+ */
+function everyNumberSurvives(text: string): boolean {
+  const QUOTE = 0x22;
+  const BACKSLASH = 0x5c;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; i < text.length; i++) {
+        const s = text.charCodeAt(i);
+        if (s === BACKSLASH) i++;
+        else if (s === QUOTE) break;
+      }
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let end = i + 1;
+      while (end < text.length && isNumberChar(text.charCodeAt(end))) end++;
+      const token = text.slice(i, end);
+      if (String(Number(token)) !== token) return false;
+      i = end - 1;
+    }
+  }
+  return true;
 }
 
 /** The slow, always-lossless path. */

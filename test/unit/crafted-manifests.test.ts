@@ -54,6 +54,28 @@ describe("crafted manifests", () => {
       const ordinary = '{"a":1,"b":[1.5,"x"],"c":{"d":null}}';
       assert.deepEqual(parseJsonText(ordinary), JSON.parse(ordinary));
     });
+
+    it("reads a document 6000 levels deep whose uid holds a digit before an e (as a random uid often does)", () => {
+      // The fast path's check once wrote the parsed document back with JSON.stringify, which exhausts the stack at
+      // this depth: a backup holding such an item (the apiserver and Velero accept 10000 levels) could not be read.
+      let text = '{"leaf":1.5}';
+      for (let i = 0; i < 6000; i++) text = `{"n":${text}}`;
+      text = `{"apiVersion":"docs.example.com/v1","kind":"Document","metadata":{"name":"deep","uid":"3e4f-9e1a","resourceVersion":"42"},"spec":${text}}`;
+      const read = parseJsonText(text) as { metadata: { uid: string }; spec: unknown };
+      assert.equal(read.metadata.uid, "3e4f-9e1a");
+      let leaf = read.spec as Record<string, unknown>;
+      for (let i = 0; i < 6000; i++) leaf = leaf.n as Record<string, unknown>;
+      assert.equal(leaf.leaf, 1.5);
+    });
+
+    it("a number that JSON.parse would change anywhere, even next to strings holding digits, takes the lossless path", () => {
+      for (const text of ['{"s":"1.50","n":1.50}', '{"s":"a\\"1e3","n":1e3}', '[-0]', '{"big":[1,2,9007199254740993]}']) {
+        assert.equal(stringifyJsonText(parseJsonText(text)), text, text);
+      }
+      for (const text of ['{"s":"1.50 9007199254740993 1e3","n":1.5}', '{"t":"2024-01-01T10:00:00.5Z","n":-12}']) {
+        assert.deepEqual(parseJsonText(text), JSON.parse(text), text);
+      }
+    });
   });
 
   describe("the backup-time guard compares parsed paths, not strings", () => {
