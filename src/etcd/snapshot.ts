@@ -256,11 +256,11 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   // so the first error seen tells the operator where to look.
   let first: { side: "etcd" | "store"; error: Error } | undefined;
   let putFailure: unknown;
+  let idle: NodeJS.Timeout | undefined;
   try {
     if (options.signal?.aborted) throw new SnapshotAbortedError("stopped before the snapshot started");
     const stream = await client.snapshot();
     const idleMs = options.idleMs ?? 60_000;
-    let idle: NodeJS.Timeout | undefined;
     const watchdog = () => {
       clearTimeout(idle);
       idle = setTimeout(() => stream.destroy(new SnapshotStreamError(`nothing moved for ${idleMs / 1000} s: etcd's stream (or the store) stalled`, { cause: undefined })), idleMs);
@@ -271,7 +271,6 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
       watchdog();
       options.onProgress?.(blobs.bytes, Number.isFinite(expected) ? expected : undefined);
     };
-    stream.once("close", () => clearTimeout(idle));
     const compress = compressor(compression);
     // Encryption is a stage of its own after compression (ciphertext does not compress): etcd -> sha256 ->
     // compress -> round-trip check -> encrypt -> store.
@@ -298,6 +297,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     if (streamed.status === "fulfilled" && put.status === "fulfilled") stored = put.value;
     else throw (streamed.status === "rejected" ? streamed.reason : undefined) ?? putFailure;
   } catch (err) {
+    clearTimeout(idle);
     await store.delete(key).catch(() => undefined);
     if (options.signal?.aborted || err instanceof SnapshotAbortedError) throw new SnapshotAbortedError(`the snapshot into ${store.url}/${key} was stopped; nothing was stored`, { cause: err });
     // A store that gives up closes its input (or its error is passed on into the stream): what the stream then
@@ -309,6 +309,8 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     }
     throw new SnapshotStreamError(`the snapshot stream from etcd broke: ${(first?.error ?? (err as Error)).message}`, { cause: first?.error ?? err });
   }
+  // Both sides are done: a watchdog left armed would hold the process (and a CLI's exit) for idleMs.
+  clearTimeout(idle);
   const record: SnapshotRecord = {
     store: store.url,
     key,

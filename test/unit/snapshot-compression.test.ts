@@ -1,17 +1,21 @@
 // Snapshot compression: zstd by default, gzip and none on request, and every snapshot ever written (gzip, before
 // zstd existed) still reads and verifies.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { gzipSync, gunzipSync, zstdDecompressSync } from "node:zlib";
 import type { EtcdMaintenance } from "../../src/etcd/etcd-client.js";
 import { compressionOfKey, parseCompression, snapshotExtension, UnknownCompressionError } from "../../src/etcd/compression.js";
 import { saveSnapshot, SnapshotIntegrityError, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 import type { ObjectStore } from "../../src/store/object-store.js";
+import { REPO_ROOT } from "../support/fixtures.js";
 
 const header = { revision: "7", cluster_id: "c1", member_id: "m1" };
 function fakeEtcd(db: Buffer): EtcdMaintenance {
@@ -86,6 +90,28 @@ describe("snapshot compression", () => {
     const lying: ObjectStore = { ...inner, url: inner.url, put: async (key, body) => { const r = await inner.put(key, body); writeFileSync(join(dir, key), readFileSync(join(dir, key)).subarray(0, 100)); return r; }, get: (k) => inner.get(k), head: (k) => inner.head(k), list: (p) => inner.list(p), delete: (k) => inner.delete(k) };
     await assert.rejects(saveSnapshot(fakeEtcd(db), lying, "snapshots/short.db.zst"), SnapshotIntegrityError);
     assert.deepEqual(await inner.list("snapshots"), []);
+  });
+
+  it("leaves no timer armed once stored, even when etcd's stream never emits close (as a gRPC call's need not)", async () => {
+    // In a process of its own: mocha's own timers would blur the count. A stall watchdog left armed held
+    // `twinsnap etcd snapshot` for its whole 60 s after the snapshot was stored, before the process could exit.
+    const script = `
+      import { saveSnapshot } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, "dist/src/etcd/snapshot.js")).href)};
+      import { FilesystemStore } from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, "dist/src/store/filesystem-store.js")).href)};
+      import { Readable } from "node:stream";
+      import { createHash, randomBytes } from "node:crypto";
+      const header = { cluster_id: "1", member_id: "2", revision: "3", raft_term: "1" };
+      const db = randomBytes(256 * 1024);
+      const trailer = createHash("sha256").update(db).digest();
+      const chunks = [{ header, remaining_bytes: String(db.length), blob: Buffer.alloc(0) }];
+      for (let i = 0; i < db.length; i += 65536) chunks.push({ header, remaining_bytes: String(db.length - i - 65536), blob: db.subarray(i, i + 65536) });
+      chunks.push({ header, remaining_bytes: "0", blob: trailer });
+      const etcd = { status: async () => ({ header, version: "3.6.16", dbSize: String(db.length), leader: "m1", errors: [] }), snapshot: async () => Readable.from(chunks, { emitClose: false }), close() {} };
+      await saveSnapshot(etcd, new FilesystemStore(${JSON.stringify(storeDir())}), "snapshots/quiet.db.zst");
+      console.log(JSON.stringify(process.getActiveResourcesInfo()));
+      process.exit(0);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
+    assert.deepEqual((JSON.parse(stdout) as string[]).filter((r) => r === "Timeout"), []);
   });
 
   it("names: flags, key endings", () => {
