@@ -12,6 +12,8 @@ import { stripObject } from "../manifest/strip.js";
 import { parseManifests } from "../manifest/yaml.js";
 
 export interface ApplyCommandOptions {
+  /** text: counts and what failed; json: the ApplySummary (counts, cycles, every outcome). */
+  output?: "text" | "json";
   paths: string[];
   dryRun: boolean;
   concurrency: number;
@@ -66,7 +68,7 @@ export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: str
     rules: rules.dependencies,
     onOutcome: (o) => io.err(`${o.key}: ${o.action}${o.dryRun ? " (dry run)" : ""}${o.error ? ` — ${o.error}` : ""}\n`),
   }).finally(() => client.close());
-  io.out(formatSummary(summary));
+  io.out(opts.output === "json" ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   return summary.counts.failed + summary.counts["not-attempted"] > 0 ? 1 : 0;
 }
 

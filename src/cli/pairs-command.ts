@@ -69,6 +69,18 @@ export interface VerifyOptions {
   context?: string;
   veleroNamespace: string;
   env: Readonly<Record<string, string | undefined>>;
+  /** text: a line per pair; json: VerifyReport. */
+  output?: "text" | "json";
+}
+
+/** What `pairs verify -o json` prints. */
+export interface VerifyReport {
+  checked: number;
+  problems: number;
+  pairs: { backup: string; uid: string; state: string; revision?: string; ok: boolean; problems: string[] }[];
+  damaged: { key: string; error: string }[];
+  /** Backups named on the command line that have no pair record. */
+  missing: string[];
 }
 
 export async function pairsVerifyCommand(opts: VerifyOptions, io: Io): Promise<number> {
@@ -83,12 +95,17 @@ async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Pro
   const live = opts.kubeconfig ? await liveBackups(opts) : undefined;
   const identities = await loadIdentities(opts.identityFiles ?? []);
   let problems = damaged.length + missing.length;
-  for (const d of damaged) io.out(`DAMAGED   ${d.key}: ${d.error}\n`);
+  const json = opts.output === "json";
+  const report: VerifyReport = { checked: chosen.length, problems: 0, pairs: [], damaged: damaged.map((d) => ({ key: d.key, error: d.error })), missing };
+  if (!json) for (const d of damaged) io.out(`DAMAGED   ${d.key}: ${d.error}\n`);
   for (const r of chosen) {
     const issues = await verifyOne(r, store, opts.etcdutl, live, identities);
     problems += issues.length;
-    io.out(`${issues.length === 0 ? "OK      " : "PROBLEM "}  ${r.backup.name} (${r.state}${r.snapshot ? `, revision ${r.snapshot.revision}` : ""})${issues.length ? `: ${issues.join("; ")}` : ""}\n`);
+    report.pairs.push({ backup: r.backup.name, uid: r.backup.uid, state: r.state, ...(r.snapshot ? { revision: r.snapshot.revision } : {}), ok: issues.length === 0, problems: issues });
+    if (!json) io.out(`${issues.length === 0 ? "OK      " : "PROBLEM "}  ${r.backup.name} (${r.state}${r.snapshot ? `, revision ${r.snapshot.revision}` : ""})${issues.length ? `: ${issues.join("; ")}` : ""}\n`);
   }
+  report.problems = problems;
+  if (json) io.out(`${JSON.stringify(report, null, 2)}\n`);
   io.err(`${chosen.length} pair(s) checked, ${problems} problem(s)\n`);
   // A named backup without a record is "not found", as in every command; other problems are failures.
   if (missing.length > 0) return EXIT.notFound;

@@ -84,6 +84,12 @@ describe("export from a live cluster and apply to a fresh one", function () {
     const again = await twinsnap(["apply", "--kubeconfig", target.kubeconfigPath, join(work, "export-1")]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^0 created, 0 configured, \d+ unchanged, 0 failed/);
+    // The same, as a script reads it.
+    const json = await twinsnap(["apply", "--kubeconfig", target.kubeconfigPath, "-o", "json", join(work, "export-1")]);
+    assert.equal(json.code, 0, json.stderr);
+    const summary = JSON.parse(json.stdout) as { counts: Record<string, number>; cycles: string[][]; outcomes: { key: string; action: string }[] };
+    assert.deepEqual({ ...summary.counts, unchanged: 0 }, { created: 0, configured: 0, unchanged: 0, failed: 0, "not-attempted": 0 });
+    assert.ok(summary.counts.unchanged! > 0 && summary.outcomes.every((o) => o.action === "unchanged"), json.stdout.slice(0, 400));
   });
 
   it("one file with a CRD and its resources: kubectl apply fails, twinsnap apply succeeds on the first try", async () => {

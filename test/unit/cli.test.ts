@@ -122,3 +122,36 @@ describe("progress on stderr", () => {
     assert.equal(err, "");
   });
 });
+
+describe("JSON reports of pairs verify", () => {
+  it("-o json: every pair with its problems, damaged records and names without a pair; the exit code as in text", async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "twinsnap-cli-verify-"));
+    mkdirSync(join(dir, "pairs"));
+    const failed = {
+      apiVersion: "twinsnap.dev/v1alpha1",
+      kind: "PairRecord",
+      state: "Failed",
+      reason: "etcd is not reachable",
+      clusterIdentity: "c1",
+      coordinatorVersion: "test",
+      backup: { name: "nightly", namespace: "velero", uid: "u-1", phase: "Completed" },
+      updatedAt: "2026-12-01T00:00:00Z",
+    };
+    writeFileSync(join(dir, "pairs", "u-1.json"), JSON.stringify(failed));
+    writeFileSync(join(dir, "pairs", "u-2.json"), "{}");
+    const all = await cli("pairs", "verify", "--store", `file://${dir}`, "-o", "json");
+    assert.equal(all.code, 1);
+    const report = JSON.parse(all.out) as Record<string, any>;
+    assert.deepEqual(Object.keys(report).sort(), ["checked", "damaged", "missing", "pairs", "problems"]);
+    assert.equal(report.checked, 1);
+    assert.equal(report.problems, 2, "the failed pair and the damaged record");
+    assert.deepEqual(report.pairs, [{ backup: "nightly", uid: "u-1", state: "Failed", ok: false, problems: ["no snapshot: etcd is not reachable"] }]);
+    assert.equal(report.damaged[0].key, "pairs/u-2.json");
+    const named = await cli("pairs", "verify", "nightly", "weekly", "--store", `file://${dir}`, "-o", "json");
+    assert.equal(named.code, 4, "a named backup without a pair is not found");
+    assert.deepEqual(JSON.parse(named.out).missing, ["weekly"]);
+  });
+});

@@ -1,6 +1,6 @@
 import { applyCommand } from "../apply-command.js";
 import { command } from "../command.js";
-import { clusterOptions, contextFlag, kubeconfigFlag, rulesFlag } from "../common-flags.js";
+import { clusterOptions, contextFlag, kubeconfigFlag, outputFlag, parseOutput, rulesFlag } from "../common-flags.js";
 import { parsePositiveInteger } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
 
@@ -15,11 +15,13 @@ export const apply = command({
     kubeconfig: kubeconfigFlag,
     context: contextFlag,
     rules: rulesFlag,
+    output: outputFlag(["text", "json"], "text"),
   },
+  details: 'Each object\'s outcome goes to stderr as it happens; the summary to stdout. -o json: {"counts": {created, configured, unchanged, failed, "not-attempted"}, "cycles": [[key...]], "outcomes": [{key, action, dryRun, error?}]}.',
   run({ values, positionals }, io) {
     if (positionals.length === 0) throw new UsageError("apply needs at least one directory or file");
     return applyCommand(
-      { paths: positionals, dryRun: values["dry-run"] ?? false, concurrency: parsePositiveInteger("--concurrency", values.concurrency), env: io.env, ...clusterOptions(values), ...(values.rules ? { rulesFile: values.rules } : {}) },
+      { paths: positionals, output: parseOutput(values.output, ["text", "json"] as const), dryRun: values["dry-run"] ?? false, concurrency: parsePositiveInteger("--concurrency", values.concurrency), env: io.env, ...clusterOptions(values), ...(values.rules ? { rulesFile: values.rules } : {}) },
       io,
     );
   },

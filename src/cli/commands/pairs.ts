@@ -38,10 +38,12 @@ export const pairsVerify = command({
   summary: "read every snapshot back: its sha256, and the revision etcdutl finds against the record",
   args: "[BACKUP...]",
   maxArgs: Infinity,
-  flags: { ...storeFlags, etcdutl: etcdutlFlag, identity: identityFlag },
-  details: "Without BACKUP, every pair. One line per pair, OK or PROBLEM with what is wrong; exit code 1 when any has a problem.",
+  flags: { ...storeFlags, etcdutl: etcdutlFlag, identity: identityFlag, output: outputFlag(["text", "json"], "text") },
+  details:
+    "Without BACKUP, every pair. One line per pair, OK or PROBLEM with what is wrong; exit code 1 when any has a problem, 4 when a named backup has no pair. " +
+    '-o json: {"checked", "problems", "pairs": [{backup, uid, state, revision, ok, problems: [...]}], "damaged": [{key, error}], "missing": [...]}.',
   run: ({ values, positionals }, io) =>
-    pairsVerifyCommand({ ...storeOptions(values, io.env), backups: positionals, ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}), ...(values.identity ? { identityFiles: values.identity } : {}) }, io),
+    pairsVerifyCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, ["text", "json"] as const), backups: positionals, ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}), ...(values.identity ? { identityFiles: values.identity } : {}) }, io),
 });
 
 export const pairsDiff = command({
