@@ -27,6 +27,18 @@ const common = {
   mode: { type: "string", value: "same-cluster|new-cluster", help: "take this path instead of the one the evidence points to" },
 } as const satisfies Flags;
 
+/** What only a run does; `restore plan` accepts them too, so that a plan and its run take the same command line. */
+const runFlags = {
+  "confirm-same-cluster": { type: "boolean", help: "consent to the same-cluster path, which stops the control plane and replaces etcd's data" },
+  "dry-run": { type: "boolean", help: "print the steps, do nothing" },
+  timeout: { type: "string", value: "DURATION", default: "1h", help: "how long a step may wait (a synced backup, a Velero restore); a plain number is seconds" },
+  continue: { type: "string", value: "STEP", help: "the [you] step just done: go on after it" },
+  identity: identityFlag,
+} as const satisfies Flags;
+
+const forTheRun = <F extends Flags>(flags: F): F =>
+  Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, { ...f, help: `(restore run) ${f.help}` }])) as F;
+
 function mode(value: string | undefined): { mode?: "same-cluster" | "new-cluster" } {
   if (value === undefined) return {};
   if (value !== "same-cluster" && value !== "new-cluster") throw new UsageError("--mode must be same-cluster or new-cluster");
@@ -36,7 +48,7 @@ function mode(value: string | undefined): { mode?: "same-cluster" | "new-cluster
 export const restorePlan = command({
   path: ["restore", "plan"],
   summary: "how to recover from a backup's pair, as numbered steps with their commands",
-  flags: { ...common, output: outputFlag(["text", "json"], "text"), json: { type: "boolean", help: "the same as -o json" }, ...etcdMemberFlags },
+  flags: { ...common, output: outputFlag(["text", "json"], "text"), json: { type: "boolean", help: "the same as -o json" }, ...etcdMemberFlags, ...forTheRun(runFlags) },
   details:
     "The same-cluster path (etcd replaced from the pair's snapshot, then Velero) is chosen only when the cluster answers as the pair's, " +
     "or the pair's recorded apiserver refuses or times out. A kubeconfig problem (missing file, wrong context, TLS or credentials) is " +
@@ -44,6 +56,7 @@ export const restorePlan = command({
   run({ values }, io) {
     if (!values.backup) throw new UsageError("restore plan needs --backup NAME");
     const output = values.json ? "json" : parseOutput(values.output, ["text", "json"] as const);
+    parseDuration("--timeout", values.timeout, { bareSeconds: true }); // checked as the run would: the same command line must work for both
     return restorePlanCommand(
       { backup: values.backup, store: values.store, veleroNamespace: values["velero-namespace"], json: output === "json", etcd: etcdTargetFromFlags(values), env: io.env, ...clusterOptions(values), ...mode(values.mode) },
       io,
@@ -54,15 +67,7 @@ export const restorePlan = command({
 export const restoreRun = command({
   path: ["restore", "run"],
   summary: "carry out that plan: the [twinsnap] steps itself, stopping at each [you] step with what to do",
-  flags: {
-    ...common,
-    "confirm-same-cluster": { type: "boolean", help: "consent to the same-cluster path, which stops the control plane and replaces etcd's data" },
-    "dry-run": { type: "boolean", help: "print the steps, do nothing" },
-    timeout: { type: "string", value: "DURATION", default: "1h", help: "how long a step may wait (a synced backup, a Velero restore)" },
-    continue: { type: "string", value: "STEP", help: "the [you] step just done: go on after it" },
-    identity: identityFlag,
-    ...etcdMemberFlags,
-  },
+  flags: { ...common, ...runFlags, ...etcdMemberFlags },
   details:
     "At a [you] step it stops with exit code 3, printing what to do and the --continue command. State is kept in the store " +
     "(restores/<backup uid>.json): a rerun resumes at the first unfinished step. One run per backup at a time (a lock in the store). " +
