@@ -12,22 +12,13 @@ import { DamagedRecordError, PAIR_RECORD_API_VERSION, pairKey, type BackupRef, t
 import { listPairRecords, readPairRecord, writePairRecord } from "../pairs/pair-store.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { CoordinatorMetrics } from "./metrics.js";
+import { BackupInformer, type BackupList } from "./backup-informer.js";
 import { nextPairingStep } from "./pairing.js";
 import { Retention } from "./retention.js";
 import { SnapshotRegistry } from "./snapshot-registry.js";
 import { CLUSTER_IDENTITY_PATH, clusterIdentityOf, veleroPath, type VeleroBackup } from "../velero/velero-api.js";
 
 export type { VeleroBackup };
-
-interface BackupList {
-  items: VeleroBackup[];
-  metadata: { resourceVersion: string };
-}
-
-interface WatchEvent {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  object: VeleroBackup & { code?: number; metadata: { resourceVersion?: string } };
-}
 
 export interface CoordinatorOptions {
   client: RawClient;
@@ -99,6 +90,7 @@ export class Coordinator {
   private signal?: AbortSignal;
   private readonly snapshots: SnapshotRegistry;
   private readonly retention: Retention;
+  private readonly informer: BackupInformer;
   /** Damaged records already logged, by key (logged once, not on every event). */
   private readonly reportedDamaged = new Set<string>();
 
@@ -128,6 +120,14 @@ export class Coordinator {
       sleep: this.sleep,
       signal: () => this.signal,
     });
+    this.informer = new BackupInformer({
+      client: opts.client,
+      veleroNamespace: opts.veleroNamespace,
+      log: opts.log,
+      sleep: this.sleep,
+      ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
+      ...(opts.watchIdleMs !== undefined ? { watchIdleMs: opts.watchIdleMs } : {}),
+    });
     this.retention = new Retention({
       store: opts.store,
       log: opts.log,
@@ -136,7 +136,7 @@ export class Coordinator {
       graceMs: opts.retentionGraceMs ?? 3_600_000,
       now: this.now,
       clusterIdentity: () => this.clusterIdentity(),
-      listBackupNames: async () => new Set((await this.listBackups()).items.map((b) => b.metadata.name)),
+      listBackupNames: async () => new Set((await this.informer.list()).items.map((b) => b.metadata.name)),
       busy: (uid) => this.chains.has(uid),
       snapshots: this.snapshots,
       mayWrite: () => this.mayWrite,
@@ -147,57 +147,47 @@ export class Coordinator {
     return veleroPath(this.opts.veleroNamespace, "backups");
   }
 
-  /** Runs until the signal aborts: list, reconcile everything, watch; again after any break. */
+  /** Runs until the signal aborts: list, reconcile everything, watch; again after any break (backup-informer.ts). */
   async start(signal: AbortSignal): Promise<void> {
     this.signal = signal;
     await this.retention.removeAbandonedPartials();
-    let delay = 1000;
     const gc = setInterval(() => {
       this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
     }, this.opts.gcIntervalMs ?? Math.min(300_000, this.opts.retentionGraceMs ?? 3_600_000));
     signal.addEventListener("abort", () => clearInterval(gc), { once: true });
     this.opts.metrics?.pairingStarted(this.now());
     try {
-      await this.loop(signal, delay);
+      await this.informer.run(
+        signal,
+        {
+          listed: (list) => this.reconcileList(list),
+          changed: (backup) => this.enqueue(backup),
+          deleted: () => void this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message })),
+          progressed: () => this.opts.metrics?.pairingProgress(this.now()),
+        },
+        () => {
+          if (this.opts.metrics) this.opts.metrics.ready = true;
+        },
+      );
     } finally {
       this.opts.metrics?.pairingStopped();
     }
     await this.idle();
   }
 
-  private async loop(signal: AbortSignal, firstDelay: number): Promise<void> {
-    let delay = firstDelay;
-    while (!signal.aborted) {
-      try {
-        const rv = await this.reconcileAll();
-        if (this.opts.metrics) this.opts.metrics.ready = true;
-        delay = 1000;
-        await this.watchFrom(rv, signal);
-      } catch (err) {
-        if (signal.aborted) break;
-        this.opts.log.warn("backup watch interrupted; listing again", { error: (err as Error).message, retryInMs: delay });
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, 30_000);
-      }
-    }
+  /** Lists the Backups and reconciles each; returns the list's resourceVersion. */
+  async reconcileAll(): Promise<string> {
+    const list = await this.informer.list();
+    this.opts.metrics?.pairingProgress(this.now());
+    await this.reconcileList(list);
+    return list.metadata.resourceVersion;
   }
 
-  /** Lists the Backups and reconciles each; returns the list's resourceVersion to watch from. */
-  async reconcileAll(): Promise<string> {
-    const list = await this.listBackups();
-    this.opts.metrics?.pairingProgress(this.now());
+  private async reconcileList(list: BackupList): Promise<void> {
     if ((this.opts.shareWindowMs ?? 0) > 0) await this.learnSnapshots().catch((err: unknown) => this.opts.log.warn("could not read the store's snapshots for sharing", { error: (err as Error).message }));
     for (const b of list.items) this.enqueue(b);
     // Retention must not keep the watch from starting: its failure is logged, pairing goes on.
     await this.collectGarbage(list.items).catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
-    return list.metadata.resourceVersion;
-  }
-
-  private async listBackups(): Promise<BackupList> {
-    const list = await this.opts.client.get<BackupList>(this.backupsPath);
-    if (!list) throw new Error(`Velero's Backup resource is not served (are Velero's CRDs installed?)`);
-    if (!Array.isArray(list.items) || typeof list.metadata?.resourceVersion !== "string") throw new Error(`the Backup list from the apiserver has no items or resourceVersion`);
-    return list;
   }
 
   /**
@@ -219,22 +209,6 @@ export class Coordinator {
   /** Resolves once every queued reconcile has finished. */
   async idle(): Promise<void> {
     while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
-  }
-
-  private async watchFrom(resourceVersion: string, signal: AbortSignal): Promise<void> {
-    let rv = resourceVersion;
-    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 300;
-    const query = () => `${this.backupsPath}?watch=1&allowWatchBookmarks=true&timeoutSeconds=${timeoutSeconds}&resourceVersion=${encodeURIComponent(rv)}`;
-    for await (const event of this.opts.client.watch<WatchEvent>(query(), signal, { idleMs: this.opts.watchIdleMs ?? 150_000 })) {
-      this.opts.metrics?.pairingProgress(this.now());
-      if (event.type === "ERROR") {
-        // 410 Gone: our resourceVersion was compacted away; the caller lists again.
-        throw new Error(`watch error ${event.object.code ?? ""}: ${JSON.stringify(event.object)}`);
-      }
-      if (event.object.metadata.resourceVersion) rv = event.object.metadata.resourceVersion;
-      if (event.type === "ADDED" || event.type === "MODIFIED") this.enqueue(event.object);
-      if (event.type === "DELETED") void this.collectGarbage().catch((err: unknown) => this.opts.log.warn("retention pass failed", { error: (err as Error).message }));
-    }
   }
 
   /** One reconcile at a time per backup, in the order events arrive. */
