@@ -10,6 +10,7 @@ import { loadRules } from "./load-rules.js";
 import type { Rules } from "../manifest/rules-config.js";
 import { stripObject } from "../manifest/strip.js";
 import { parseManifests } from "../manifest/yaml.js";
+import { progressLine } from "./progress.js";
 
 export interface ApplyCommandOptions {
   /** text: counts and what failed; json: the ApplySummary (counts, cycles, every outcome). */
@@ -56,18 +57,29 @@ export async function loadManifests(paths: readonly string[], rules: Rules): Pro
   return { objects, skipped };
 }
 
-export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: string) => void; err: (s: string) => void; interactive?: boolean }): Promise<number> {
   const rules = await loadRules(opts.rulesFile);
   const { objects, skipped } = await loadManifests(opts.paths, rules);
   for (const s of skipped) io.err(`left out ${s}\n`);
   const kc = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
   const client = rawClient(kc);
+  // A failure is written as it happens; the rest is a count on a terminal, and the summary at the end.
+  const progress = progressLine(io);
+  let done = 0;
+  let failed = 0;
   const summary = await orderedApply(objects, kubeApplyTarget(client), {
     dryRun: opts.dryRun,
     concurrency: opts.concurrency,
     rules: rules.dependencies,
-    onOutcome: (o) => io.err(`${o.key}: ${o.action}${o.dryRun ? " (dry run)" : ""}${o.error ? ` — ${o.error}` : ""}\n`),
-  }).finally(() => client.close());
+    onOutcome: (o) => {
+      done++;
+      if (o.action === "failed" || o.action === "not-attempted") {
+        failed++;
+        progress.print(`${o.key}: ${o.action}${o.dryRun ? " (dry run)" : ""}${o.error ? ` — ${o.error}` : ""}`);
+      }
+      progress.show(`applied ${done} of ${objects.length}${failed ? `, ${failed} failed` : ""}${opts.dryRun ? " (dry run)" : ""}`);
+    },
+  }).finally(() => (client.close(), progress.done()));
   io.out(opts.output === "json" ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   return summary.counts.failed + summary.counts["not-attempted"] > 0 ? 1 : 0;
 }

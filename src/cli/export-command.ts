@@ -34,7 +34,10 @@ interface SourceItem {
   object: KubeObject;
 }
 
-export async function exportFromBackup(opts: ExportOptions & { fromBackup: string }, progress: (line: string) => void): Promise<ExportSummary> {
+/** Where export reports: `transient` lines are progress (a terminal shows them in place, a log never). */
+export type ExportProgress = (line: string, transient?: boolean) => void;
+
+export async function exportFromBackup(opts: ExportOptions & { fromBackup: string }, progress: ExportProgress): Promise<ExportSummary> {
   // Opened here, not lazily: a missing file is a plain error now, not an unhandled stream error later.
   const file = await open(opts.fromBackup, "r");
   try {
@@ -46,7 +49,7 @@ export async function exportFromBackup(opts: ExportOptions & { fromBackup: strin
 
 export async function exportFromCluster(
   opts: ExportOptions & { kubeconfig?: string; context?: string; includeGenerated: boolean; env: Readonly<Record<string, string | undefined>> },
-  progress: (line: string) => void,
+  progress: ExportProgress,
 ): Promise<ExportSummary> {
   const kc = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
   const filter = resourceFilter(opts);
@@ -69,7 +72,7 @@ export async function exportFromCluster(
   }
 }
 
-async function exportItems(items: AsyncIterable<SourceItem>, opts: ExportOptions, progress: (line: string) => void): Promise<ExportSummary> {
+async function exportItems(items: AsyncIterable<SourceItem>, opts: ExportOptions, progress: ExportProgress): Promise<ExportSummary> {
   const rules = await loadRules(opts.rulesFile);
   const policy = rules.strip;
   const filter = resourceFilter(opts);
@@ -88,7 +91,7 @@ async function exportItems(items: AsyncIterable<SourceItem>, opts: ExportOptions
       }
       await writer.write(exportPath(item.groupResource, result.object), toYaml(result.object));
       summary.exported++;
-      if (summary.exported % 500 === 0) progress(`exported ${summary.exported} objects...`);
+      if (summary.exported % 50 === 0) progress(`exported ${summary.exported} objects...`, true);
     }
     await writer.commit();
   } catch (err) {

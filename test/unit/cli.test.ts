@@ -113,6 +113,25 @@ describe("progress on stderr", () => {
     assert.ok(err.endsWith("\r\x1b[2K"), "the line is cleared");
   });
 
+  it("a line worth keeping (a failed object) is written above the progress line, which stays; in a log it is all there is", async () => {
+    const { progressLine } = await import("../../src/cli/progress.js");
+    let tty = "";
+    let t = 1000;
+    const onTerminal = progressLine({ err: (s) => void (tty += s), interactive: true }, () => t);
+    onTerminal.show("applied 10 of 40");
+    onTerminal.print("ConfigMap a/b: failed — namespaces \"a\" not found");
+    t += 300;
+    onTerminal.show("applied 40 of 40, 1 failed");
+    onTerminal.done();
+    assert.equal(tty, '\r\x1b[2Kapplied 10 of 40\r\x1b[2KConfigMap a/b: failed — namespaces "a" not found\napplied 10 of 40\r\x1b[2Kapplied 40 of 40, 1 failed\r\x1b[2K');
+    let log = "";
+    const inLog = progressLine({ err: (s) => void (log += s) });
+    inLog.show("applied 10 of 40");
+    inLog.print("ConfigMap a/b: failed");
+    inLog.done();
+    assert.equal(log, "ConfigMap a/b: failed\n");
+  });
+
   it("not a terminal (a log, a CI job, a pipe): nothing", async () => {
     const { byteProgress } = await import("../../src/cli/progress.js");
     let err = "";

@@ -1,6 +1,7 @@
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, kubeconfigFlag, listFlag, rulesFlag } from "../common-flags.js";
 import { exportFromBackup, exportFromCluster } from "../export-command.js";
+import { progressLine } from "../progress.js";
 import { UsageError } from "../usage-error.js";
 
 export const exportManifests = command({
@@ -19,7 +20,7 @@ export const exportManifests = command({
     "exclude-resources": { type: "string", value: "r,s", help: "not these resources" },
     "include-generated": { type: "boolean", help: "also objects a controller made (ReplicaSets, Pods of a Deployment, Endpoints...)" },
   },
-  details: "Progress goes to stderr: counts per resource as they are written.",
+  details: "On a terminal, stderr shows the count as objects are written; the summary line goes to stderr at the end either way.",
   async run({ values }, io) {
     if (!values.out) throw new UsageError("export needs --out DIR");
     const common = {
@@ -31,9 +32,14 @@ export const exportManifests = command({
       ...(listFlag(values["include-resources"]) ? { includeResources: listFlag(values["include-resources"])! } : {}),
       ...(listFlag(values["exclude-resources"]) ? { excludeResources: listFlag(values["exclude-resources"])! } : {}),
     };
-    const progress = (line: string) => io.err(`${line}\n`);
-    if (values["from-backup"]) await exportFromBackup({ ...common, fromBackup: values["from-backup"] }, progress);
-    else await exportFromCluster({ ...common, includeGenerated: values["include-generated"] ?? false, env: io.env, ...clusterOptions(values) }, progress);
+    const line = progressLine(io);
+    const progress = (text: string, transient?: boolean) => (transient ? line.show(text) : line.print(text));
+    try {
+      if (values["from-backup"]) await exportFromBackup({ ...common, fromBackup: values["from-backup"] }, progress);
+      else await exportFromCluster({ ...common, includeGenerated: values["include-generated"] ?? false, env: io.env, ...clusterOptions(values) }, progress);
+    } finally {
+      line.done();
+    }
     return 0;
   },
 });
