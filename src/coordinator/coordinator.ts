@@ -1,22 +1,23 @@
-// The coordinator: watches Velero's Backups and pairs each with a verified etcd snapshot taken while the backup
-// runs. What to do for a backup is decided by pairing.ts; this file does it — list and watch (re-listing after
-// 410 Gone or a broken watch), one backup at a time per uid, and the record written to the store and mirrored on
-// the Backup. Snapshots (slots, retries, sharing) are the registry's job (snapshot-registry.ts), removing pairs of
+// The coordinator: pairs each of Velero's Backups with a verified etcd snapshot taken while the backup runs. What
+// to do for a backup is decided by pairing.ts; this file does it, one backup at a time per uid, with retries.
+// Following the Backups is the informer's job (backup-informer.ts), snapshots (slots, retries, sharing) the
+// registry's (snapshot-registry.ts), records and annotations the writer's (pair-writer.ts), removing pairs of
 // deleted backups retention's (retention.ts); the state they share with this file is passed to them explicitly.
 // Stopping (the signal of start) stops snapshots mid-stream and every write: a coordinator that lost its lease
 // or is shutting down leaves records as they are, and the next one resumes them (pairing.ts decides how).
 import type { EtcdMaintenance } from "../etcd/etcd-client.js";
 import type { RawClient } from "../kube/raw-client.js";
 import type { Logger } from "../log/logger.js";
-import { DamagedRecordError, PAIR_RECORD_API_VERSION, pairKey, type BackupRef, type PairCoverage, type PairRecord, type PairState } from "../pairs/pair-record.js";
-import { listPairRecords, readPairRecord, writePairRecord } from "../pairs/pair-store.js";
+import { DamagedRecordError, type PairCoverage, type PairRecord, type PairState } from "../pairs/pair-record.js";
+import { listPairRecords, readPairRecord } from "../pairs/pair-store.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { CoordinatorMetrics } from "./metrics.js";
 import { BackupInformer, type BackupList } from "./backup-informer.js";
 import { nextPairingStep } from "./pairing.js";
+import { ANNOTATIONS, PairWriter } from "./pair-writer.js";
 import { Retention } from "./retention.js";
 import { SnapshotRegistry } from "./snapshot-registry.js";
-import { CLUSTER_IDENTITY_PATH, clusterIdentityOf, veleroPath, type VeleroBackup } from "../velero/velero-api.js";
+import { veleroPath, type VeleroBackup } from "../velero/velero-api.js";
 
 export type { VeleroBackup };
 
@@ -67,30 +68,19 @@ export interface CoordinatorOptions {
   watchIdleMs?: number;
 }
 
-/** A replica that lost its lease (or is stopping) tried to write; nothing was written. */
-export class NotLeaderError extends Error {
-  override readonly name = "NotLeaderError";
-}
-
-export const ANNOTATIONS = {
-  state: "twinsnap.dev/pair-state",
-  reason: "twinsnap.dev/pair-reason",
-  record: "twinsnap.dev/pair-record",
-  revision: "twinsnap.dev/etcd-revision",
-  sha256: "twinsnap.dev/snapshot-sha256",
-} as const;
+export { ANNOTATIONS } from "./pair-writer.js";
 
 export class Coordinator {
   private readonly chains = new Map<string, Promise<void>>();
   /** Backups Velero synced from its storage location, by uid: the pair they already have (undefined: none). */
   private readonly resynced = new Map<string, PairRecord | undefined>();
-  private identity?: Promise<string>;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => Date;
   private signal?: AbortSignal;
   private readonly snapshots: SnapshotRegistry;
   private readonly retention: Retention;
   private readonly informer: BackupInformer;
+  private readonly pairs: PairWriter;
   /** Damaged records already logged, by key (logged once, not on every event). */
   private readonly reportedDamaged = new Set<string>();
 
@@ -120,6 +110,16 @@ export class Coordinator {
       sleep: this.sleep,
       signal: () => this.signal,
     });
+    this.pairs = new PairWriter({
+      client: opts.client,
+      store: opts.store,
+      log: opts.log,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      version: opts.version,
+      ...(opts.apiserverEndpoints ? { apiserverEndpoints: opts.apiserverEndpoints } : {}),
+      now: this.now,
+      mayWrite: () => this.mayWrite,
+    });
     this.informer = new BackupInformer({
       client: opts.client,
       veleroNamespace: opts.veleroNamespace,
@@ -135,7 +135,7 @@ export class Coordinator {
       veleroNamespace: opts.veleroNamespace,
       graceMs: opts.retentionGraceMs ?? 3_600_000,
       now: this.now,
-      clusterIdentity: () => this.clusterIdentity(),
+      clusterIdentity: () => this.pairs.clusterIdentity(),
       listBackupNames: async () => new Set((await this.informer.list()).items.map((b) => b.metadata.name)),
       busy: (uid) => this.chains.has(uid),
       snapshots: this.snapshots,
@@ -203,7 +203,7 @@ export class Coordinator {
 
   /** With a share window: the snapshots already in the store that backups of a burst may share. */
   private async learnSnapshots(): Promise<void> {
-    this.snapshots.learn((await listPairRecords(this.opts.store)).records, await this.clusterIdentity());
+    this.snapshots.learn((await listPairRecords(this.opts.store)).records, await this.pairs.clusterIdentity());
   }
 
   /** Resolves once every queued reconcile has finished. */
@@ -258,12 +258,12 @@ export class Coordinator {
     switch (step.do) {
       case "nothing":
         // Annotations from another moment (an etcd restore brings back the Backup as the snapshot saw it): mirror again.
-        if (record && backup.metadata.annotations?.[ANNOTATIONS.state] !== record.state) await this.mirror(backup, record);
+        if (record && backup.metadata.annotations?.[ANNOTATIONS.state] !== record.state) await this.pairs.mirror(backup, record);
         return;
       case "record-pending":
         return this.write(backup, { state: "Pending" });
       case "mark-paired":
-        return this.checkCoverage(backup, await this.writeRecord(backup, { ...record!, state: "Paired" }));
+        return this.checkCoverage(backup, await this.pairs.write(backup, { ...record!, state: "Paired" }));
       case "mark-backup-failed":
         return this.write(backup, { ...(record ?? {}), state: "BackupFailed", reason: `Velero's backup ended ${backup.status?.phase}` });
       case "snapshot": {
@@ -279,7 +279,7 @@ export class Coordinator {
         try {
           return await this.checkCoverage(
             backup,
-            await this.writeRecord(backup, { state: step.thenPair ? "Paired" : "Snapshotting", snapshot: outcome.snapshot, snapshotTiming: step.timing, ...(outcome.shared ? { sharedSnapshot: outcome.shared } : {}) }),
+            await this.pairs.write(backup, { state: step.thenPair ? "Paired" : "Snapshotting", snapshot: outcome.snapshot, snapshotTiming: step.timing, ...(outcome.shared ? { sharedSnapshot: outcome.shared } : {}) }),
           );
         } finally {
           this.snapshots.release(outcome);
@@ -299,7 +299,7 @@ export class Coordinator {
       this.opts.log.warn("could not compare the backup with its snapshot", { backup: backup.metadata.name, error: (err as Error).message });
       coverage = { error: (err as Error).message, checkedAt: this.now().toISOString() };
     }
-    const written = await this.writeRecord(backup, { ...record, coverage });
+    const written = await this.pairs.write(backup, { ...record, coverage });
     if (written) this.opts.metrics?.coverageChecked(written);
   }
 
@@ -324,7 +324,7 @@ export class Coordinator {
     this.resynced.set(uid, earlier);
     if (earlier) {
       this.opts.log.info("backup synced by Velero from its storage location; it keeps its pair", { backup: backup.metadata.name, pair: earlier.backup.uid, state: earlier.state });
-      await this.mirror(backup, earlier);
+      await this.pairs.mirror(backup, earlier);
     }
     return earlier;
   }
@@ -339,75 +339,6 @@ export class Coordinator {
   }
 
   private async write(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<void> {
-    await this.writeRecord(backup, fields);
+    await this.pairs.write(backup, fields);
   }
-
-  private async writeRecord(backup: VeleroBackup, fields: Partial<PairRecord> & { state: PairState }): Promise<PairRecord | undefined> {
-    if (!this.mayWrite) return undefined; // stopping, or no longer the leader: the next coordinator writes
-    const record: PairRecord = {
-      apiVersion: PAIR_RECORD_API_VERSION,
-      kind: "PairRecord",
-      clusterIdentity: await this.clusterIdentity(),
-      coordinatorVersion: this.opts.version,
-      ...(this.opts.apiserverEndpoints?.length ? { apiserverEndpoints: this.opts.apiserverEndpoints } : {}),
-      ...fields,
-      // The Backup as it is now, not as an earlier record saw it: a Paired record says Completed, with its end.
-      backup: backupRef(backup),
-      updatedAt: this.now().toISOString(),
-    } as PairRecord;
-    if (fields.state !== "Failed" && fields.state !== "BackupFailed") delete record.reason;
-    if (!fields.snapshot) delete record.sharedSnapshot;
-    // Checked again right before the write (the identity lookup above may have taken a while): fencing.
-    if (!this.mayWrite) return;
-    await writePairRecord(this.opts.store, record);
-    this.opts.metrics?.recordWritten(record);
-    await this.mirror(backup, record);
-    this.opts.log.info("pair record", { backup: backup.metadata.name, state: record.state, ...(record.reason ? { reason: record.reason } : {}) });
-    return record;
-  }
-
-  /** The record's gist as annotations on the Backup, for `kubectl get backup -o yaml`. */
-  private async mirror(backup: VeleroBackup, record: PairRecord): Promise<void> {
-    if (!this.mayWrite) return;
-    const annotations: Record<string, string | null> = {
-      [ANNOTATIONS.state]: record.state,
-      [ANNOTATIONS.reason]: record.reason ?? null,
-      [ANNOTATIONS.record]: `${this.opts.store.url}/${pairKey(record.backup.uid)}`,
-      [ANNOTATIONS.revision]: record.snapshot?.revision ?? (record.etcd ? "unavailable" : null),
-      [ANNOTATIONS.sha256]: record.snapshot?.snapshotSha256 ?? null,
-    };
-    try {
-      await this.opts.client.send("PATCH", `${this.backupsPath}/${encodeURIComponent(backup.metadata.name)}`, { metadata: { annotations } }, "application/merge-patch+json");
-    } catch (err) {
-      // The record in the store is what counts; a Backup deleted meanwhile simply has nothing to annotate.
-      this.opts.log.warn("could not annotate the Backup", { backup: backup.metadata.name, error: (err as Error).message });
-    }
-  }
-
-  /** The kube-system namespace uid. Only a success is kept: a failed lookup is tried again on the next use. */
-  private clusterIdentity(): Promise<string> {
-    this.identity ??= this.opts.client.get<{ metadata?: { uid?: string } }>(CLUSTER_IDENTITY_PATH).then((ns) => {
-      const uid = clusterIdentityOf(ns);
-      if (uid === undefined) throw new Error("the kube-system namespace has no uid to identify the cluster by (not found, or not readable)");
-      return uid;
-    });
-    const pending = this.identity;
-    pending.catch(() => {
-      if (this.identity === pending) this.identity = undefined;
-    });
-    return pending;
-  }
-}
-
-function backupRef(b: VeleroBackup): BackupRef {
-  return {
-    name: b.metadata.name,
-    namespace: b.metadata.namespace,
-    uid: b.metadata.uid,
-    phase: b.status?.phase ?? "",
-    ...(b.metadata.labels?.["velero.io/schedule-name"] ? { schedule: b.metadata.labels["velero.io/schedule-name"] } : {}),
-    ...(b.spec?.storageLocation ? { storageLocation: b.spec.storageLocation } : {}),
-    ...(b.status?.startTimestamp ? { startTimestamp: b.status.startTimestamp } : {}),
-    ...(b.status?.completionTimestamp ? { completionTimestamp: b.status.completionTimestamp } : {}),
-  };
 }
