@@ -11,10 +11,11 @@ import type { Rules } from "../manifest/rules-config.js";
 import { stripObject } from "../manifest/strip.js";
 import { parseManifests } from "../manifest/yaml.js";
 import { progressLine } from "./progress.js";
+import { formatReport, type ReportFormat } from "./report.js";
 
 export interface ApplyCommandOptions {
   /** text: counts and what failed; json: the ApplySummary (counts, cycles, every outcome). */
-  output?: "text" | "json";
+  output?: ReportFormat;
   paths: string[];
   dryRun: boolean;
   concurrency: number;
@@ -80,7 +81,7 @@ export async function applyCommand(opts: ApplyCommandOptions, io: { out: (s: str
       progress.show(`applied ${done} of ${objects.length}${failed ? `, ${failed} failed` : ""}${opts.dryRun ? " (dry run)" : ""}`);
     },
   }).finally(() => (client.close(), progress.done()));
-  io.out(opts.output === "json" ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+  io.out(formatReport(opts.output ?? "text", summary, () => formatSummary(summary)));
   return summary.counts.failed + summary.counts["not-attempted"] > 0 ? 1 : 0;
 }
 

@@ -5,12 +5,13 @@ import { loadClusterConnection } from "../kube/kubeconfig.js";
 import { rawClient, type RawClient } from "../kube/raw-client.js";
 import { veleroLog, veleroPlugins, type VeleroRequestOptions } from "../velero/velero-requests.js";
 import { veleroPath } from "../velero/velero-api.js";
+import { formatReport, type ReportFormat } from "./report.js";
 
 export interface DoctorOptions {
   kubeconfig?: string;
   context?: string;
   veleroNamespace: string;
-  output?: "text" | "json";
+  output?: ReportFormat;
   timeoutMs: number;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -66,8 +67,7 @@ export async function doctorCommand(opts: DoctorOptions, io: { out: (s: string) 
   const client = rawClient(await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) }));
   try {
     const results = await doctorChecks({ client, namespace: opts.veleroNamespace, timeoutMs: opts.timeoutMs });
-    if (opts.output === "json") io.out(`${JSON.stringify({ checks: results }, null, 2)}\n`);
-    else for (const r of results) io.out(`${r.state.toUpperCase().padEnd(4)}  ${r.check}: ${r.detail}\n`);
+    io.out(formatReport(opts.output ?? "text", { checks: results }, () => results.map((r) => `${r.state.toUpperCase().padEnd(4)}  ${r.check}: ${r.detail}\n`).join("")));
     return results.every((r) => r.state === "ok") ? 0 : 1;
   } finally {
     client.close();

@@ -10,6 +10,7 @@ import type { ObjectStore } from "../store/object-store.js";
 import { openCliStore, type CliStoreOptions } from "./cli-store.js";
 import { EXIT, NotFoundError } from "./usage-error.js";
 import { veleroPath } from "../velero/velero-api.js";
+import { formatReport, type ReportFormat } from "./report.js";
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 export type OutputFormat = "table" | "json" | "yaml";
@@ -69,8 +70,8 @@ export interface VerifyOptions {
   context?: string;
   veleroNamespace: string;
   env: Readonly<Record<string, string | undefined>>;
-  /** text: a line per pair; json: VerifyReport. */
-  output?: "text" | "json";
+  /** text: a line per pair; json or yaml: VerifyReport. */
+  output?: ReportFormat;
 }
 
 /** What `pairs verify -o json` prints. */
@@ -95,7 +96,7 @@ async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Pro
   const live = opts.kubeconfig ? await liveBackups(opts) : undefined;
   const identities = await loadIdentities(opts.identityFiles ?? []);
   let problems = damaged.length + missing.length;
-  const json = opts.output === "json";
+  const json = opts.output === "json" || opts.output === "yaml";
   const report: VerifyReport = { checked: chosen.length, problems: 0, pairs: [], damaged: damaged.map((d) => ({ key: d.key, error: d.error })), missing };
   if (!json) for (const d of damaged) io.out(`DAMAGED   ${d.key}: ${d.error}\n`);
   for (const r of chosen) {
@@ -105,7 +106,7 @@ async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Pro
     if (!json) io.out(`${issues.length === 0 ? "OK      " : "PROBLEM "}  ${r.backup.name} (${r.state}${r.snapshot ? `, revision ${r.snapshot.revision}` : ""})${issues.length ? `: ${issues.join("; ")}` : ""}\n`);
   }
   report.problems = problems;
-  if (json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+  if (json) io.out(formatReport(opts.output!, report, () => ""));
   io.err(`${chosen.length} pair(s) checked, ${problems} problem(s)\n`);
   // A named backup without a record is "not found", as in every command; other problems are failures.
   if (missing.length > 0) return EXIT.notFound;

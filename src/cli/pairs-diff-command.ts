@@ -13,12 +13,13 @@ import { openSnapshot } from "./snapshot-file.js";
 import { UsageError } from "./usage-error.js";
 import { veleroBackupFiles, type VeleroBackupFiles } from "./velero-backup-files.js";
 import { veleroPath } from "../velero/velero-api.js";
+import { formatReport } from "./report.js";
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
 export interface PairsDiffOptions extends Omit<CliStoreOptions, "client"> {
   backup: string;
-  output: "table" | "json";
+  output: "table" | "json" | "yaml";
   /** The backup's tarball (`velero backup download`); else read from the BackupStorageLocation (bsl: stores). */
   fromBackup?: string;
   /** The Backup object (velero-backup.json or `kubectl get backup -o yaml`); else from the location or the cluster. */
@@ -90,8 +91,8 @@ const refText = (o: MissingObject) => `${o.groupResource}  ${o.namespace ? `${o.
 
 export async function pairsDiffCommand(opts: PairsDiffOptions, io: Io): Promise<number> {
   const diff = await computePairDiff(opts, io);
-  if (opts.output === "json") {
-    io.out(`${JSON.stringify(diff, null, 2)}\n`);
+  if (opts.output !== "table") {
+    io.out(formatReport(opts.output, diff, () => ""));
     return 0;
   }
   const lines = [

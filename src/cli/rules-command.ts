@@ -1,7 +1,8 @@
 // `twinsnap rules`: the stripping rules in force, as a table a reader can scan (or JSON).
 import { loadRules } from "./load-rules.js";
+import { formatReport, type ReportFormat } from "./report.js";
 
-export async function rulesCommand(opts: { rulesFile?: string; json: boolean }, out: (s: string) => void): Promise<number> {
+export async function rulesCommand(opts: { rulesFile?: string; output: ReportFormat }, out: (s: string) => void): Promise<number> {
   const rules = await loadRules(opts.rulesFile);
   const policy = rules.strip;
   const rows = policy.rules.map((r) => ({
@@ -18,8 +19,8 @@ export async function rulesCommand(opts: { rulesFile?: string; json: boolean }, 
     why: r.why,
     origin: r.origin ?? "builtin",
   }));
-  if (opts.json) {
-    out(`${JSON.stringify({ strip: rows, dependencies: dependencyRows }, null, 2)}\n`);
+  if (opts.output !== "text") {
+    out(formatReport(opts.output, { strip: rows, dependencies: dependencyRows }, () => ""));
     return 0;
   }
   out("Stripping rules (applied in this order):\n\n");

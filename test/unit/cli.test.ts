@@ -174,3 +174,20 @@ describe("JSON reports of pairs verify", () => {
     assert.deepEqual(JSON.parse(named.out).missing, ["weekly"]);
   });
 });
+
+describe("-o on every command that reports", () => {
+  it("text, json and yaml on listings, plans, verify, apply, export, diff, doctor, rules, version; the same data in json and yaml", async () => {
+    const yaml = (await import("js-yaml")).default;
+    const reporting = ["pairs verify", "pairs diff", "restore plan", "doctor", "rules", "version", "apply", "export", "pairs list"];
+    for (const name of reporting) {
+      const c = COMMANDS.find((x) => x.path.join(" ") === name)!;
+      assert.ok(c.flags.output, `${name} has -o`);
+      assert.equal(c.flags.output!.short, "o");
+      for (const f of ["json", "yaml"]) assert.match(c.flags.output!.help, new RegExp(f), `${name}: -o ${f}`);
+    }
+    for (const name of ["rules", "version"]) {
+      const asJson = JSON.parse((await cli(name, "-o", "json")).out) as unknown;
+      assert.deepEqual(yaml.load((await cli(name, "-o", "yaml")).out), asJson, name);
+    }
+  });
+});

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yaml from "js-yaml";
+import { runCli } from "../../src/cli/cli.js";
 import { exportFromBackup } from "../../src/cli/export-command.js";
 import { fixture } from "../support/fixtures.js";
 import { writeVeleroTarball } from "../support/velero-tarball.js";
@@ -21,6 +22,15 @@ describe("export from a Velero backup tarball", () => {
   const dir = mkdtempSync(join(tmpdir(), "twinsnap-export-"));
   const tarball = join(dir, "nightly.tar.gz");
   before(() => writeVeleroTarball(tarball, ITEMS));
+
+  it("twinsnap export --from-backup -o json: the summary on stdout for a script, the human line on stderr", async () => {
+    let out = "";
+    let err = "";
+    const code = await runCli(["export", "--from-backup", tarball, "--out", join(dir, "as-json"), "-o", "json"], { out: (s) => void (out += s), err: (s) => void (err += s), env: {}, stdin: async () => "" });
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(out), { exported: 5, skippedByRules: 1, filtered: 0 });
+    assert.match(err, /^exported 5 objects to .*as-json \(1 left out by rules, 0 filtered\)\n$/);
+  });
 
   it("writes one clean manifest per object in a readable tree, skipping the versioned copies", async () => {
     const out = join(dir, "tree");

@@ -3,6 +3,7 @@ import { command } from "../command.js";
 import { clusterOptions, contextFlag, kubeconfigFlag, outputFlag, parseOutput, rulesFlag } from "../common-flags.js";
 import { parsePositiveInteger } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
+import { REPORT_FORMATS } from "../report.js";
 
 export const apply = command({
   path: ["apply"],
@@ -15,13 +16,13 @@ export const apply = command({
     kubeconfig: kubeconfigFlag,
     context: contextFlag,
     rules: rulesFlag,
-    output: outputFlag(["text", "json"], "text"),
+    output: outputFlag(REPORT_FORMATS, "text"),
   },
-  details: 'Each object\'s outcome goes to stderr as it happens; the summary to stdout. -o json: {"counts": {created, configured, unchanged, failed, "not-attempted"}, "cycles": [[key...]], "outcomes": [{key, action, dryRun, error?}]}.',
+  details: 'Each object\'s outcome goes to stderr as it happens; the summary to stdout. -o json|yaml: {"counts": {created, configured, unchanged, failed, "not-attempted"}, "cycles": [[key...]], "outcomes": [{key, action, dryRun, error?}]}.',
   run({ values, positionals }, io) {
     if (positionals.length === 0) throw new UsageError("apply needs at least one directory or file");
     return applyCommand(
-      { paths: positionals, output: parseOutput(values.output, ["text", "json"] as const), dryRun: values["dry-run"] ?? false, concurrency: parsePositiveInteger("--concurrency", values.concurrency), env: io.env, ...clusterOptions(values), ...(values.rules ? { rulesFile: values.rules } : {}) },
+      { paths: positionals, output: parseOutput(values.output, REPORT_FORMATS), dryRun: values["dry-run"] ?? false, concurrency: parsePositiveInteger("--concurrency", values.concurrency), env: io.env, ...clusterOptions(values), ...(values.rules ? { rulesFile: values.rules } : {}) },
       io,
     );
   },

@@ -3,6 +3,7 @@ import { clusterOptions, contextFlag, kubeconfigFlag, outputFlag, parseOutput, v
 import { doctorCommand } from "../doctor-command.js";
 import { parseDuration } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
+import { REPORT_FORMATS } from "../report.js";
 
 export const doctor = command({
   path: ["doctor"],
@@ -12,12 +13,12 @@ export const doctor = command({
     context: contextFlag,
     "velero-namespace": veleroNamespaceFlag,
     timeout: { type: "string", value: "DURATION", default: "60s", help: "how long Velero may take to answer a request (a plain number is seconds)" },
-    output: outputFlag(["text", "json"], "text"),
+    output: outputFlag(REPORT_FORMATS, "text"),
   },
-  details: "One line per check: OK, WARN or FAIL with what to do. Exit code 1 when any is not OK.",
+  details: 'One line per check: OK, WARN or FAIL with what to do. Exit code 1 when any is not OK. -o json|yaml: {"checks": [{check, state, detail}]}.',
   run({ values }, io) {
     const timeoutMs = parseDuration("--timeout", values.timeout, { bareSeconds: true });
     if (timeoutMs <= 0) throw new UsageError("--timeout must be more than 0");
-    return doctorCommand({ veleroNamespace: values["velero-namespace"], timeoutMs, env: io.env, output: parseOutput(values.output, ["text", "json"] as const), ...clusterOptions(values) }, io);
+    return doctorCommand({ veleroNamespace: values["velero-namespace"], timeoutMs, env: io.env, output: parseOutput(values.output, REPORT_FORMATS), ...clusterOptions(values) }, io);
   },
 });

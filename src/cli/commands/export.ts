@@ -1,5 +1,6 @@
 import { command } from "../command.js";
-import { clusterOptions, contextFlag, kubeconfigFlag, listFlag, rulesFlag } from "../common-flags.js";
+import { clusterOptions, contextFlag, kubeconfigFlag, listFlag, outputFlag, parseOutput, rulesFlag } from "../common-flags.js";
+import { formatReport, REPORT_FORMATS } from "../report.js";
 import { exportFromBackup, exportFromCluster } from "../export-command.js";
 import { progressLine } from "../progress.js";
 import { UsageError } from "../usage-error.js";
@@ -19,10 +20,14 @@ export const exportManifests = command({
     "include-resources": { type: "string", value: "r,s", help: "only these resources (plural names: deployments,configmaps)" },
     "exclude-resources": { type: "string", value: "r,s", help: "not these resources" },
     "include-generated": { type: "boolean", help: "also objects a controller made (ReplicaSets, Pods of a Deployment, Endpoints...)" },
+    output: outputFlag(REPORT_FORMATS, "text"),
   },
-  details: "On a terminal, stderr shows the count as objects are written; the summary line goes to stderr at the end either way.",
+  details:
+    "On a terminal, stderr shows the count as objects are written; the summary line goes to stderr at the end either way. " +
+    '-o json|yaml also prints the summary on stdout: {"exported", "skippedByRules", "filtered", "generated" (live exports: left to the target\'s controllers)}.',
   async run({ values }, io) {
     if (!values.out) throw new UsageError("export needs --out DIR");
+    const output = parseOutput(values.output, REPORT_FORMATS);
     const common = {
       out: values.out,
       force: values.force ?? false,
@@ -34,12 +39,14 @@ export const exportManifests = command({
     };
     const line = progressLine(io);
     const progress = (text: string, transient?: boolean) => (transient ? line.show(text) : line.print(text));
+    let summary;
     try {
-      if (values["from-backup"]) await exportFromBackup({ ...common, fromBackup: values["from-backup"] }, progress);
-      else await exportFromCluster({ ...common, includeGenerated: values["include-generated"] ?? false, env: io.env, ...clusterOptions(values) }, progress);
+      if (values["from-backup"]) summary = await exportFromBackup({ ...common, fromBackup: values["from-backup"] }, progress);
+      else summary = await exportFromCluster({ ...common, includeGenerated: values["include-generated"] ?? false, env: io.env, ...clusterOptions(values) }, progress);
     } finally {
       line.done();
     }
+    if (output !== "text") io.out(formatReport(output, summary, () => ""));
     return 0;
   },
 });

@@ -4,6 +4,7 @@ import { clusterOptions, contextFlag, etcdutlFlag, identityFlag, kubeconfigFlag,
 import { pairsDiffCommand } from "../pairs-diff-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand } from "../pairs-command.js";
 import { UsageError } from "../usage-error.js";
+import { REPORT_FORMATS } from "../report.js";
 
 const storeFlags = { store: storeFlag, kubeconfig: kubeconfigFlag, context: contextFlag, "velero-namespace": veleroNamespaceFlag };
 const storeOptions = (values: { store: string; "velero-namespace": string; kubeconfig?: string | undefined; context?: string | undefined }, env: NodeJS.ProcessEnv) => ({
@@ -38,12 +39,12 @@ export const pairsVerify = command({
   summary: "read every snapshot back: its sha256, and the revision etcdutl finds against the record",
   args: "[BACKUP...]",
   maxArgs: Infinity,
-  flags: { ...storeFlags, etcdutl: etcdutlFlag, identity: identityFlag, output: outputFlag(["text", "json"], "text") },
+  flags: { ...storeFlags, etcdutl: etcdutlFlag, identity: identityFlag, output: outputFlag(REPORT_FORMATS, "text") },
   details:
     "Without BACKUP, every pair. One line per pair, OK or PROBLEM with what is wrong; exit code 1 when any has a problem, 4 when a named backup has no pair. " +
-    '-o json: {"checked", "problems", "pairs": [{backup, uid, state, revision, ok, problems: [...]}], "damaged": [{key, error}], "missing": [...]}.',
+    '-o json|yaml: {"checked", "problems", "pairs": [{backup, uid, state, revision, ok, problems: [...]}], "damaged": [{key, error}], "missing": [...]}.',
   run: ({ values, positionals }, io) =>
-    pairsVerifyCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, ["text", "json"] as const), backups: positionals, ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}), ...(values.identity ? { identityFiles: values.identity } : {}) }, io),
+    pairsVerifyCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, REPORT_FORMATS), backups: positionals, ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}), ...(values.identity ? { identityFiles: values.identity } : {}) }, io),
 });
 
 export const pairsDiff = command({
@@ -58,15 +59,16 @@ export const pairsDiff = command({
     snapshot: { type: "string", value: "FILE", help: "an etcd snapshot file instead of the pair's (zstd, gzip or plain)" },
     "encryption-config": { type: "string", value: "FILE", help: "the apiserver's EncryptionConfiguration, to read encrypted Secrets" },
     identity: identityFlag,
-    output: outputFlag(["table", "json"], "table"),
+    output: outputFlag(["table", "json", "yaml"], "table"),
   },
+  details: '-o json|yaml: {"backup", "snapshot": {revision, ...}, "filters": {source, ...}, "counts": {snapshotObjects, backupItems, missed, neverBackedUp, undecodable}, "missed": [{groupResource, namespace, name, reason}], ...}.',
   run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError("pairs diff needs one backup name");
     return pairsDiffCommand(
       {
         ...storeOptions(values, io.env),
         backup: positionals[0]!,
-        output: parseOutput(values.output, ["table", "json"] as const),
+        output: parseOutput(values.output, ["table", "json", "yaml"] as const),
         ...(values["from-backup"] ? { fromBackup: values["from-backup"] } : {}),
         ...(values["backup-spec"] ? { backupSpec: values["backup-spec"] } : {}),
         ...(values.snapshot ? { snapshotFile: values.snapshot } : {}),

@@ -6,6 +6,7 @@ import { etcdTargetFromFlags } from "../load-restore-plan.js";
 import { restorePlanCommand } from "../restore-plan-command.js";
 import { restoreRunCommand } from "../restore-run-command.js";
 import { UsageError } from "../usage-error.js";
+import { REPORT_FORMATS } from "../report.js";
 
 /** This node's etcd member, as `twinsnap etcd restore` takes it: the plan's commands then carry real values. */
 const etcdMemberFlags = {
@@ -48,17 +49,17 @@ function mode(value: string | undefined): { mode?: "same-cluster" | "new-cluster
 export const restorePlan = command({
   path: ["restore", "plan"],
   summary: "how to recover from a backup's pair, as numbered steps with their commands",
-  flags: { ...common, output: outputFlag(["text", "json"], "text"), json: { type: "boolean", help: "the same as -o json" }, ...etcdMemberFlags, ...forTheRun(runFlags) },
+  flags: { ...common, output: outputFlag(REPORT_FORMATS, "text"), json: { type: "boolean", help: "the same as -o json" }, ...etcdMemberFlags, ...forTheRun(runFlags) },
   details:
     "The same-cluster path (etcd replaced from the pair's snapshot, then Velero) is chosen only when the cluster answers as the pair's, " +
     "or the pair's recorded apiserver refuses or times out. A kubeconfig problem (missing file, wrong context, TLS or credentials) is " +
     "never taken for a lost control plane: the plan says what is wrong and exits 1.",
   run({ values }, io) {
     if (!values.backup) throw new UsageError("restore plan needs --backup NAME");
-    const output = values.json ? "json" : parseOutput(values.output, ["text", "json"] as const);
+    const output = values.json ? "json" : parseOutput(values.output, REPORT_FORMATS);
     parseDuration("--timeout", values.timeout, { bareSeconds: true }); // checked as the run would: the same command line must work for both
     return restorePlanCommand(
-      { backup: values.backup, store: values.store, veleroNamespace: values["velero-namespace"], json: output === "json", etcd: etcdTargetFromFlags(values), env: io.env, ...clusterOptions(values), ...mode(values.mode) },
+      { backup: values.backup, store: values.store, veleroNamespace: values["velero-namespace"], output, etcd: etcdTargetFromFlags(values), env: io.env, ...clusterOptions(values), ...mode(values.mode) },
       io,
     );
   },
