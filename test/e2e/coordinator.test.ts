@@ -165,7 +165,9 @@ describe("the coordinator beside the real Velero: schedules, backups, deletion",
     assert.ok(doomed);
     const others = before.filter((r) => r !== doomed);
     assert.ok(others.length >= 3);
-    const snapshotOf = (uid: string) => `${twinsnapPrefix(PREFIX)}/snapshots/${uid}.db.zst`;
+    // Every snapshot a writer took for a backup is under snapshots/<uid>/; the record names the pair's.
+    const snapshotsOf = (uid: string) => `${twinsnapPrefix(PREFIX)}/snapshots/${uid}/`;
+    const snapshotOf = (r: PairRecord) => `${twinsnapPrefix(PREFIX)}/${r.snapshot!.key}`;
 
     await velero.cli.run(["backup", "delete", "manual-first", "--confirm"]);
     await waitUntil("Velero deleted backup manual-first", async () => {
@@ -187,7 +189,7 @@ describe("the coordinator beside the real Velero: schedules, backups, deletion",
     }, { timeoutMs: 120_000, intervalMs: 200 });
     assert.ok(orphanedSince, "the record was marked orphaned before it went");
     assert.ok(removedAt - Date.parse(orphanedSince) >= GRACE_SECONDS * 1000, `removed ${removedAt - Date.parse(orphanedSince)} ms after it was orphaned (grace ${GRACE_SECONDS} s)`);
-    assert.deepEqual(await env().store.list(snapshotOf(doomed.backup.uid)), [], "its snapshot is gone too");
+    assert.deepEqual(await env().store.list(snapshotsOf(doomed.backup.uid)), [], "its snapshot is gone too");
     assert.match(coordinator.log(), /removed the pair of a deleted backup.*manual-first/);
 
     const after = await records();
@@ -196,7 +198,7 @@ describe("the coordinator beside the real Velero: schedules, backups, deletion",
       others.map((r) => `${r.backup.name} ${r.snapshot?.snapshotSha256}`).sort(),
       "every other pair is untouched",
     );
-    for (const r of others) assert.deepEqual(await env().store.list(snapshotOf(r.backup.uid)), [snapshotOf(r.backup.uid)]);
+    for (const r of others) assert.deepEqual(await env().store.list(snapshotsOf(r.backup.uid)), [snapshotOf(r)]);
     assert.ok(after.every((r) => r.orphanedSince === undefined), "no other pair is marked for removal");
     assert.ok(coordinator.running);
   });
