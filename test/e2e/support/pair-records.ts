@@ -1,5 +1,5 @@
 // The coordinator's pair records as they lie in Velero's bucket: <prefix>/plugins/twinsnap/pairs/<uid>.json,
-// beside <prefix>/plugins/twinsnap/snapshots/<uid>.db.zst. Read with a plain S3 client, not twinsnap's own store
+// beside <prefix>/plugins/twinsnap/snapshots/<uid>/<writer>.db.zst. Read with a plain S3 client, not twinsnap's own store
 // (moto refuses anonymous GETs of what twinsnap uploads with checksums, so the client signs).
 import { readFileSync } from "node:fs";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
