@@ -2,7 +2,7 @@
 // snapshot), verified before use. For a multi-member control plane it restores this member and prints the
 // command for each of the others.
 import { findPairRecord } from "../pairs/pair-store.js";
-import { initialCluster, restoreCommand, restoreMember, type Member } from "../etcd/restore.js";
+import { initialCluster, restoreCommand, restoreMember } from "../etcd/restore.js";
 import type { SnapshotRecord } from "../etcd/snapshot.js";
 import { openCliStore } from "./cli-store.js";
 import { loadIdentities } from "../etcd/snapshot-encryption.js";

@@ -2,8 +2,8 @@
 // already under way (if any), what the cluster answers, and the etcd member named by flags.
 import { findPairRecord } from "../pairs/pair-store.js";
 import type { PairRecord } from "../pairs/pair-record.js";
-import { formatPlan, restorePlan, type EtcdTarget, type RestoreMode, type RestorePlan } from "../recovery/restore-plan.js";
-import { progressOf, type RestoreRunState } from "../recovery/restore-run-state.js";
+import { restorePlan, type EtcdTarget, type RestoreMode, type RestorePlan } from "../recovery/restore-plan.js";
+import type { RestoreRunState } from "../recovery/restore-run-state.js";
 import { readRunState } from "../recovery/restore-run-store.js";
 import type { OpenedStore } from "../store/open-store.js";
 import { openCliStore } from "./cli-store.js";
