@@ -95,9 +95,23 @@ export function kubeApplyTarget(client: RawClient, discovery = new Discovery(cli
       const r = await discovery.forKind(dep.group, dep.kind);
       if (!r) return false;
       const found = await client.get<KubeObject>(objectPath(r, dep.namespace, dep.name));
-      return found !== undefined && isReadyObject(found, dep);
+      if (found === undefined || !isReadyObject(found, dep)) return false;
+      // The apiserver marks a CRD Established a moment before discovery lists its kind; custom resources applied
+      // in that moment would be refused as of an unknown kind.
+      const served = servedKind(found);
+      if (dep.readiness !== "established" || !served) return true;
+      if (await discovery.forKind(served.group, served.kind)) return true;
+      discovery.refresh();
+      return (await discovery.forKind(served.group, served.kind)) !== undefined;
     },
   };
+}
+
+/** The group and kind a CustomResourceDefinition serves. */
+function servedKind(obj: KubeObject): { group: string; kind: string } | undefined {
+  if (obj.kind !== "CustomResourceDefinition") return undefined;
+  const spec = obj.spec as { group?: string; names?: { kind?: string } } | undefined;
+  return spec?.group && spec.names?.kind ? { group: spec.group, kind: spec.names.kind } : undefined;
 }
 
 /**
