@@ -3,7 +3,7 @@
 // which is kept when a test run fails.
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,7 +35,44 @@ export interface ControlPlane {
   startOnEtcdData(dataDir: string): Promise<void>;
 }
 
+/**
+ * A loopback port for a child process to listen on. Picked below the kernel's ephemeral range: a port the
+ * kernel hands out for `listen(0)` may, once released, become the source port of any outgoing connection
+ * before the child binds it ("bind: address already in use", seen in CI). Never the same port twice per run.
+ */
 export async function freePort(): Promise<number> {
+  const [low, high] = [10_000, ephemeralLow() - 1];
+  for (let attempt = 0; high - low > 1000 && attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  return kernelPort(); // a machine whose ephemeral range leaves no room below it
+}
+
+const handedOut = new Set<number>();
+
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
