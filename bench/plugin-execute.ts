@@ -35,11 +35,23 @@ function percentile(sorted: number[], p: number): number {
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-/** Peak resident set of a process, from the kernel's high-water mark. */
+/**
+ * Peak resident set of a process and the processes it started, from the kernel's high-water marks: the node
+ * script hands over to the pinned Node as a child, which is where the plugin runs.
+ */
 export function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? "0");
-  return Math.round((kb / 1024) * 10) / 10;
+  const children = readChildren(pid);
+  return Math.round((kb / 1024 + children.reduce((sum, c) => sum + peakRssMiB(c), 0)) * 10) / 10;
+}
+
+function readChildren(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** Without cluster credentials: both plugins only strip, nothing reaches an apiserver. */

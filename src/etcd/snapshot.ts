@@ -1,7 +1,7 @@
 // An etcd snapshot, streamed from Maintenance.Snapshot through sha256 and compression (zstd by default) into a
 // store, in constant memory whatever the database size, and verified in the same pass: the compressed bytes are
 // decompressed again as they go out and must hash to what etcd sent, and the store hashes what it writes.
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { once } from "node:events";
 import { PassThrough, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -132,6 +132,9 @@ export interface SaveSnapshotOptions {
   onProgress?: (bytes: number, totalBytes: number | undefined) => void;
 }
 
+/** What the stages after etcd's stream move at a time. */
+const OUTPUT_CHUNK_BYTES = 1024 * 1024;
+
 /** etcd ends every snapshot stream with the sha256 of the database before it (what `etcdutl snapshot restore` checks). */
 const TRAILER_BYTES = 32;
 
@@ -153,7 +156,7 @@ class SnapshotBytes extends Transform {
   }
 
   constructor() {
-    super({ writableObjectMode: true });
+    super({ writableObjectMode: true, readableHighWaterMark: OUTPUT_CHUNK_BYTES });
   }
 
   /** Called for every chunk that passes: the stall watchdog. */
@@ -179,10 +182,25 @@ class SnapshotBytes extends Transform {
       this.dataHash.update(joined.subarray(0, cut));
       this.tail = Buffer.from(joined.subarray(cut));
     }
-    done(null, blob);
+    // etcd sends 32 KiB messages: passed on one by one, every later stage (compression on the thread pool,
+    // hashing, the file write) would pay its per-chunk round trip 30 times per MiB.
+    this.pending.push(blob);
+    this.pendingBytes += blob.length;
+    if (this.pendingBytes >= OUTPUT_CHUNK_BYTES) this.pushPending();
+    done();
+  }
+
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private pushPending(): void {
+    if (this.pendingBytes === 0) return;
+    this.push(this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes));
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 
   override _flush(done: (err?: Error | null) => void): void {
+    this.pushPending();
     const expected = (this.announced ?? 0) + TRAILER_BYTES;
     if (this.announced === undefined || this.bytes !== expected) {
       return done(new SnapshotIncompleteError(`etcd's snapshot stream ended early: ${this.bytes} of ${expected} bytes (database and sha256 trailer)`));
@@ -201,37 +219,49 @@ class SnapshotBytes extends Transform {
 
 /**
  * Passes the compressed bytes on unchanged and decompresses a copy of them as they go: at the end, what comes
- * out must be what etcd sent (size and sha256). This is what reading the stored object back used to prove about
- * the compression, without a second pass over the store; the store itself hashes what it writes.
+ * out must be what etcd sent. This is what reading the stored object back used to prove about the compression,
+ * without a second pass over the store; the store itself hashes what it writes. How much is hashed again:
+ * - zstd: nothing. The frame carries a checksum of the compressor's input, which is the very buffers hashed as
+ *   etcd's bytes; the decompressor checks it at the frame's end and fails the stream on a mismatch.
+ * - none: nothing when the store gets these bytes as they are: its sha256 must then equal the snapshot's.
+ * - gzip (and none under encryption): a sha256 of the decompressed bytes, as before.
  */
-class RoundTripCheck extends Transform {
-  private readonly inflate: Transform;
-  private readonly hash = createHash("sha256");
+export class RoundTripCheck extends Transform {
+  private readonly inflate: Transform | undefined;
+  private readonly hash: Hash | undefined;
   bytes = 0;
 
-  constructor(compression: SnapshotCompression, key: string) {
-    super();
+  constructor(compression: SnapshotCompression, key: string, private readonly storedAsIs: boolean) {
+    super({ highWaterMark: OUTPUT_CHUNK_BYTES });
+    this.hash = compression === "zstd" || storedAsIs ? undefined : createHash("sha256");
+    if (storedAsIs) return;
     this.inflate = decompressor(compression);
     // Compression that does not round-trip: nothing is stored, and the error says the bytes were not as written.
     this.inflate.on("error", (err) => this.destroy(new SnapshotIntegrityError(key, { bytes: 0, sha256: "(what etcd sent)" }, { bytes: this.bytes, sha256: `(does not decompress: ${err.message})` })));
     this.inflate.on("data", (chunk: Buffer) => {
-      this.hash.update(chunk);
+      this.hash?.update(chunk);
       this.bytes += chunk.length;
     });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
+    if (!this.inflate) {
+      this.bytes += chunk.length;
+      return done(null, chunk);
+    }
     if (this.inflate.write(chunk)) done(null, chunk);
     else this.inflate.once("drain", () => done(null, chunk));
   }
 
   override _flush(done: (err?: Error | null) => void): void {
+    if (!this.inflate) return done();
     once(this.inflate, "end").then(() => done(), done);
     this.inflate.end();
   }
 
-  result(): { bytes: number; sha256: string } {
-    return { bytes: this.bytes, sha256: this.hash.digest("hex") };
+  /** What came out; sha256 undefined where the frame checksum or the store's hash stands for it (see above). */
+  result(): { bytes: number; sha256?: string; storedAsIs: boolean } {
+    return { bytes: this.bytes, sha256: this.hash?.digest("hex"), storedAsIs: this.storedAsIs };
   }
 }
 
@@ -250,7 +280,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   if (free !== undefined && Number.isFinite(expected) && free < expected) throw new InsufficientSpaceError(store.url, free, expected);
   const compression = options.compression ?? DEFAULT_SNAPSHOT_COMPRESSION;
   const blobs = new SnapshotBytes();
-  const roundTrip = new RoundTripCheck(compression, key);
+  const roundTrip = new RoundTripCheck(compression, key, compression === "none" && !options.encryptTo?.length);
   let stored;
   // Which side broke first: an etcd error also destroys the store's input and a store error the etcd stream,
   // so the first error seen tells the operator where to look.
@@ -345,9 +375,12 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
 }
 
 /** What the compressed bytes decompress to, as they went into the store, must be what etcd sent. */
-function verifyInPass(record: SnapshotRecord, decompressed: { bytes: number; sha256: string }): void {
-  if (decompressed.bytes !== record.snapshotBytes || decompressed.sha256 !== record.snapshotSha256) {
-    throw new SnapshotIntegrityError(record.key, { bytes: record.snapshotBytes, sha256: record.snapshotSha256 }, decompressed);
+function verifyInPass(record: SnapshotRecord, decompressed: ReturnType<RoundTripCheck["result"]>): void {
+  const actual = decompressed.storedAsIs
+    ? { bytes: record.storedBytes, sha256: record.storedSha256 }
+    : { bytes: decompressed.bytes, sha256: decompressed.sha256 ?? record.snapshotSha256 };
+  if (actual.bytes !== record.snapshotBytes || actual.sha256 !== record.snapshotSha256) {
+    throw new SnapshotIntegrityError(record.key, { bytes: record.snapshotBytes, sha256: record.snapshotSha256 }, actual);
   }
 }
 

@@ -37,7 +37,8 @@ export class FilesystemStore implements ObjectStore {
           done(null, chunk);
         },
       });
-      await pipeline(body, tap, createWriteStream(partial, { flags: "wx", mode: 0o600 }));
+      // A MiB in flight: the writer takes the next chunks while the disk writes the last ones (writev).
+      await pipeline(body, tap, createWriteStream(partial, { flags: "wx", mode: 0o600, highWaterMark: 1024 * 1024 }));
       const handle = await open(partial, "r+");
       await handle.sync();
       await handle.close();

@@ -9,10 +9,12 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { gzipSync, gunzipSync, zstdDecompressSync } from "node:zlib";
+import { constants as zlibConstants, gzipSync, gunzipSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { pipeline } from "node:stream/promises";
+import { Writable } from "node:stream";
 import type { EtcdMaintenance } from "../../src/etcd/etcd-client.js";
 import { compressionOfKey, parseCompression, snapshotExtension, UnknownCompressionError } from "../../src/etcd/compression.js";
-import { saveSnapshot, SnapshotIntegrityError, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
+import { RoundTripCheck, saveSnapshot, SnapshotIntegrityError, verifyStoredSnapshot } from "../../src/etcd/snapshot.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 import type { ObjectStore } from "../../src/store/object-store.js";
 import { REPO_ROOT } from "../support/fixtures.js";
@@ -112,6 +114,25 @@ describe("snapshot compression", () => {
       process.exit(0);`;
     const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
     assert.deepEqual((JSON.parse(stdout) as string[]).filter((r) => r === "Timeout"), []);
+  });
+
+  it("the in-pass check of a zstd snapshot hashes nothing twice, and still catches a frame damaged on its way to the store", async () => {
+    // Without a second sha256 of the decompressed bytes, the frame's own checksum (of what the compressor was
+    // given: the bytes already hashed as etcd's) is what must catch damage between compressor and store.
+    const frame = zstdCompressSync(db, { params: { [zlibConstants.ZSTD_c_compressionLevel]: 1, [zlibConstants.ZSTD_c_checksumFlag]: 1 } });
+    const check = async (bytes: Buffer) => {
+      const roundTrip = new RoundTripCheck("zstd", "snapshots/x.db.zst", false);
+      await pipeline(Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), roundTrip, new Writable({ write: (_c, _e, done) => done() }));
+      return roundTrip.result();
+    };
+    assert.deepEqual(await check(frame), { bytes: db.length, sha256: undefined, storedAsIs: false });
+    // One bit flipped where the frame holds random (incompressible) bytes as they are: it still decompresses,
+    // to other bytes, and only the checksum can tell.
+    const at = frame.indexOf(db.subarray(20 * 16384, 20 * 16384 + 64));
+    assert.ok(at > 0, "the random bytes are stored verbatim in the frame");
+    const damaged = Buffer.from(frame);
+    damaged[at + 10]! ^= 0x10;
+    await assert.rejects(check(damaged), SnapshotIntegrityError);
   });
 
   it("names: flags, key endings", () => {
