@@ -39,8 +39,11 @@ class MemoryCluster implements ApplyTarget {
     this.stored.set(key, rv);
     return String(rv);
   }
+  /** Readiness checks asked of the cluster, per object: each is a GET against a real apiserver. */
+  readonly readinessChecks = new Map<string, number>();
   async isReady(dep: DependencyRef) {
     const key = formatKey(dep);
+    this.readinessChecks.set(key, (this.readinessChecks.get(key) ?? 0) + 1);
     const n = (this.polls.get(key) ?? 0) + 1;
     this.polls.set(key, n);
     return this.stored.has(key) && (dep.readiness !== "established" || n > this.establishAfterPolls);
@@ -116,6 +119,16 @@ describe("ordered apply", () => {
     await orderedApply([ns, ...many], cluster, { ...fast, concurrency: 4 });
     assert.equal(cluster.maxInFlight, 4);
     assert.equal(cluster.stored.size, 41);
+  });
+
+  it("asks whether a namespace is ready once, not once per object in it (a GET each against the apiserver)", async () => {
+    const cluster = new MemoryCluster();
+    const many = Array.from({ length: 200 }, (_, i) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `c${i}`, namespace: "shop" } }));
+    const summary = await orderedApply([ns, ...many, fixture("crd"), fixture("cr-widget"), { ...fixture("cr-widget"), metadata: { name: "second", namespace: "shop" } }], cluster, fast);
+    assert.equal(summary.counts.created, 204);
+    assert.equal(cluster.readinessChecks.get("Namespace shop"), 1);
+    // A CRD is polled until Established (two polls refused here), then not again for its second custom resource.
+    assert.equal(cluster.readinessChecks.get("apiextensions.k8s.io/CustomResourceDefinition widgets.example.com"), 3);
   });
 
   it("dry run stores nothing and does not ask the server to validate resources of a CRD it does not have", async () => {
