@@ -51,27 +51,37 @@ export function kubeApplyTarget(client: RawClient, discovery = new Discovery(cli
         g.names.add(obj.metadata.name ?? "");
         groups.set(k, g);
       }
+      const list = async (k: string, g: { r: ApiResource; ns: string; names: Set<string> }) => {
+        const contents = new Map<string, string>();
+        let token: string | undefined;
+        do {
+          const query = new URLSearchParams({ limit: "500", ...(token ? { continue: token } : {}) });
+          const page = await client.get<{ items?: KubeObject[]; metadata?: { continue?: string } }>(`${objectPath(g.r, g.ns)}?${query}`);
+          for (const item of page?.items ?? []) {
+            const name = item.metadata?.name ?? "";
+            // A list's items lack kind and apiVersion; contentOf must match what a GET of the object gives.
+            if (g.names.has(name)) contents.set(name, contentOf({ ...item, apiVersion: g.r.group ? `${g.r.group}/${g.r.version}` : g.r.version, kind: g.r.kind }));
+          }
+          token = page?.metadata?.continue || undefined;
+        } while (token);
+        listed.set(k, contents);
+      };
+      // The namespaces first, with one LIST however few: nothing can exist yet in a namespace this apply creates,
+      // so its objects need no LIST or GET at all (a restore into a fresh cluster is mostly that).
+      const namespaces = [...groups].find(([, g]) => g.r.group === "" && g.r.kind === "Namespace");
+      const created = new Set<string>();
+      if (namespaces) {
+        await list(...namespaces);
+        const existing = listed.get(namespaces[0])!;
+        for (const name of namespaces[1].names) if (!existing.has(name)) created.add(name);
+      }
+      for (const [k, g] of groups) if (g.ns !== "" && created.has(g.ns)) listed.set(k, new Map());
       // Listing pays off only for several objects of a kind in a namespace (a namespace may hold thousands of
       // Pods when a few are applied): fewer than that are read one by one.
-      const worth = [...groups].filter(([, g]) => g.names.size >= PREFETCH_MIN_OBJECTS);
+      const worth = [...groups].filter(([k, g]) => !listed.has(k) && g.names.size >= PREFETCH_MIN_OBJECTS);
       let next = 0;
       const lister = async () => {
-        for (let i = next++; i < worth.length; i = next++) {
-          const [k, g] = worth[i]!;
-          const contents = new Map<string, string>();
-          let token: string | undefined;
-          do {
-            const query = new URLSearchParams({ limit: "500", ...(token ? { continue: token } : {}) });
-            const page = await client.get<{ items?: KubeObject[]; metadata?: { continue?: string } }>(`${objectPath(g.r, g.ns)}?${query}`);
-            for (const item of page?.items ?? []) {
-              const name = item.metadata?.name ?? "";
-              // A list's items lack kind and apiVersion; contentOf must match what a GET of the object gives.
-              if (g.names.has(name)) contents.set(name, contentOf({ ...item, apiVersion: g.r.group ? `${g.r.group}/${g.r.version}` : g.r.version, kind: g.r.kind }));
-            }
-            token = page?.metadata?.continue || undefined;
-          } while (token);
-          listed.set(k, contents);
-        }
+        for (let i = next++; i < worth.length; i = next++) await list(...worth[i]!);
       };
       await Promise.all(Array.from({ length: Math.min(4, worth.length) }, lister));
     },

@@ -10,7 +10,7 @@ const cm = (ns: string, name: string, value = "v"): KubeObject => ({ apiVersion:
 
 /** Enough of an apiserver for ConfigMaps: discovery, GET, paginated LIST (pages of 2 here), server-side apply. */
 function memoryApiserver(existing: KubeObject[]) {
-  const objects = new Map<string, KubeObject>(existing.map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, { ...o, metadata: { ...o.metadata, resourceVersion: "1", managedFields: [{ manager: "old" }] } }]));
+  const objects = new Map<string, KubeObject>(existing.map((o) => [`${o.metadata.namespace ?? ""}/${o.metadata.name}`, { ...o, metadata: { ...o.metadata, resourceVersion: "1", managedFields: [{ manager: "old" }] } }]));
   const requests: string[] = [];
   let rv = 10;
   const client: RawClient = {
@@ -18,7 +18,10 @@ function memoryApiserver(existing: KubeObject[]) {
     async get<T>(path: string): Promise<T | undefined> {
       requests.push(`GET ${path}`);
       if (path === "/apis") return { groups: [] } as T;
-      if (path === "/api/v1") return { resources: [{ name: "configmaps", kind: "ConfigMap", namespaced: true, verbs: ["get", "list", "patch"] }] } as T;
+      if (path === "/api/v1") return { resources: [{ name: "configmaps", kind: "ConfigMap", namespaced: true, verbs: ["get", "list", "patch"] }, { name: "namespaces", kind: "Namespace", namespaced: false, verbs: ["get", "list", "patch"] }] } as T;
+      if (path.startsWith("/api/v1/namespaces?")) return { items: [...objects.values()].filter((o) => o.kind === "Namespace"), metadata: {} } as T;
+      const namespace = /^\/api\/v1\/namespaces\/([^/?]+)$/.exec(path);
+      if (namespace) return objects.get(`/${namespace[1]}`) as T | undefined;
       const list = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\?(.*)$/.exec(path);
       if (list) {
         const q = new URLSearchParams(list[2]);
@@ -34,7 +37,7 @@ function memoryApiserver(existing: KubeObject[]) {
     async send<T>(method: string, path: string, body: unknown): Promise<T> {
       requests.push(`${method} ${path.split("?")[0]}`);
       const obj = body as KubeObject;
-      const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+      const key = `${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
       const before = objects.get(key);
       const same = before && JSON.stringify(before.data) === JSON.stringify(obj.data);
       const after = same ? before! : { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++rv), managedFields: [{ manager: "twinsnap" }] } };
@@ -64,6 +67,20 @@ describe("kube apply target", () => {
     ], "no GET per object in shop");
     assert.deepEqual(gets.filter((r) => r.includes("/other/")), ["GET /api/v1/namespaces/other/configmaps/x"], "one object alone is read by itself");
     assert.equal(api.requests.filter((r) => r.startsWith("PATCH")).length, 7);
+  });
+
+  it("looks nothing up in a namespace that this apply creates: nothing can exist there yet", async () => {
+    const namespace = (name: string): KubeObject => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    const fresh = [namespace("fresh"), ...["a", "b", "c", "d", "e"].map((n) => cm("fresh", n)), cm("lone", "x")];
+    const kept = [namespace("shop"), ...["a", "b", "c", "d"].map((n) => cm("shop", n))];
+    const api = memoryApiserver([namespace("shop"), cm("shop", "a")]);
+    const summary = await orderedApply([...fresh, namespace("lone"), ...kept], kubeApplyTarget(api.client));
+    assert.equal(summary.counts.created, 11);
+    assert.equal(summary.counts.unchanged, 2, "shop and shop/a were there");
+    const reads = api.requests.filter((r) => r.startsWith("GET /api/v1/namespaces"));
+    assert.deepEqual(reads.filter((r) => r.includes("/fresh/") || r.includes("/lone/")), [], "no LIST or GET inside a namespace created by this apply");
+    assert.deepEqual(reads.filter((r) => r.includes("/shop/")), ["GET /api/v1/namespaces/shop/configmaps?limit=500"]);
+    assert.ok(reads.includes("GET /api/v1/namespaces?limit=500"), "the namespaces themselves are listed once");
   });
 });
 

@@ -12,7 +12,7 @@ export const apply = command({
   maxArgs: Infinity,
   flags: {
     "dry-run": { type: "boolean", help: "ask the apiserver to check every object (server-side dry run), change nothing" },
-    concurrency: { type: "string", value: "N", default: "8", help: "objects applied at once within one step of the order" },
+    concurrency: { type: "string", value: "N", default: "16", help: "objects applied at once within one step of the order" },
     kubeconfig: kubeconfigFlag,
     context: contextFlag,
     rules: rulesFlag,
