@@ -18,7 +18,13 @@ export const veleroNamespaceFlag = {
   default: (env: NodeJS.ProcessEnv) => env.VELERO_NAMESPACE ?? "velero",
   help: "where Velero runs; VELERO_NAMESPACE sets the default",
 } as const satisfies Flag;
-export const identityFlag = { type: "string", value: "FILE", multiple: true, help: "an age identity file, to read encrypted snapshots" } as const satisfies Flag;
+export const identityFlag = { type: "string", value: "FILE|secret:NS/NAME[/KEY]", multiple: true, help: "an age identity file, or a Secret of the cluster --kubeconfig/--context name, to read encrypted snapshots" } as const satisfies Flag;
+export const passphraseFileFlag = { type: "string", value: "FILE|secret:NS/NAME/KEY", multiple: true, help: "the passphrase of a snapshot encrypted with one (age -p), from a file or a Secret's key" } as const satisfies Flag;
+export const encryptPassphraseFileFlag = {
+  type: "string",
+  value: "FILE|secret:NS/NAME/KEY",
+  help: "encrypt the snapshot with the passphrase in FILE (age -p; instead of --encrypt-to; one scrypt per snapshot: about a second and 256 MiB)",
+} as const satisfies Flag;
 export const etcdutlFlag = { type: "string", value: "PATH", help: "the etcdutl binary that checks a snapshot (default: etcdutl on PATH)" } as const satisfies Flag;
 export const rulesFlag = { type: "string", value: "FILE", help: "stripping rules to add to or override the built-in ones (YAML)" } as const satisfies Flag;
 export const encryptToFlag = { type: "string", value: "age1...", multiple: true, help: "encrypt the snapshot to this age recipient" } as const satisfies Flag;
@@ -45,4 +51,9 @@ export function parseOutput<T extends string>(value: string, formats: readonly T
   const found = formats.find((f) => f === v);
   if (!found) throw new UsageError(`${flag} must be ${formats.join(", ")} (got "${value}")`);
   return found;
+}
+
+/** --identity and --passphrase-file as a command's options (cli/age-keys.ts reads them). */
+export function ageKeyOptions(values: { identity?: string[] | undefined; "passphrase-file"?: string[] | undefined }): { identities?: string[]; passphraseFiles?: string[] } {
+  return { ...(values.identity ? { identities: values.identity } : {}), ...(values["passphrase-file"] ? { passphraseFiles: values["passphrase-file"] } : {}) };
 }

@@ -1,6 +1,7 @@
 // `twinsnap coordinator`: the composition root of the coordinator service. Runs until SIGTERM or SIGINT.
 import { Coordinator } from "../coordinator/coordinator.js";
 import { loadRecipients } from "../etcd/snapshot-encryption.js";
+import { encryptionPassphrase } from "./age-keys.js";
 import { CoordinatorMetrics, serveMetrics } from "../coordinator/metrics.js";
 import { LeaderElector } from "../coordinator/leader-election.js";
 import { hostname } from "node:os";
@@ -37,6 +38,8 @@ export interface CoordinatorCommandOptions {
   /** age recipients (--encrypt-to) and recipients files (--encrypt-to-file, e.g. a mounted ConfigMap). */
   encryptTo?: string[];
   encryptToFiles?: string[];
+  /** --encrypt-passphrase-file: a file or secret:NAMESPACE/NAME/KEY holding the passphrase (age -p). */
+  encryptPassphraseFile?: string;
 }
 
 export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promise<number> {
@@ -44,6 +47,7 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
   const recipients = await loadRecipients(opts.encryptTo ?? [], opts.encryptToFiles ?? []);
   const connection = await loadClusterConnection({ env: opts.env, ...(opts.kubeconfig ? { kubeconfigPath: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
   const client = rawClient(connection);
+  const passphrase = await encryptionPassphrase({ ...opts, client }, recipients);
   // --etcd-endpoints none: a managed control plane; pairs say so instead of failing.
   const etcd = opts.etcd.endpoints.length === 1 && opts.etcd.endpoints[0] === "none" ? undefined : connectEtcd(opts.etcd);
   const store = await openCliStore({ store: opts.store, env: opts.env, veleroNamespace: opts.veleroNamespace, client });
@@ -58,13 +62,14 @@ export async function coordinatorCommand(opts: CoordinatorCommandOptions): Promi
     apiserverEndpoints: await apiserverEndpoints(client, connection.server, { inCluster: connection.source === IN_CLUSTER_SOURCE }),
     ...(elector ? { mayWrite: () => elector.holdsLease() } : {}),
     ...(recipients.length > 0 ? { encryptTo: recipients } : {}),
+    ...(passphrase !== undefined ? { encryptPassphrase: passphrase } : {}),
     ...(opts.retentionGraceMs !== undefined ? { retentionGraceMs: opts.retentionGraceMs } : {}),
     ...(files
       ? {
           checkCoverage: async (record) => {
             const filters = backupFilters((await files.backupObject(record.backup.name)) as { spec?: Record<string, unknown> });
             const held = await backupItemKeys(await files.tarball(record.backup.name));
-            const snapshot = await openStoredSnapshot(store, record.snapshot!.key, record);
+            const snapshot = await openStoredSnapshot(store, record.snapshot!.key, record, passphrase !== undefined ? [{ passphrase }] : []);
             try {
               return coverageSummary(await diffBackup({ reader: snapshot.reader, held, filters }));
             } finally {

@@ -3,6 +3,7 @@ import { connectEtcd } from "../etcd/etcd-client.js";
 import { etcdutlSnapshotStatus } from "../etcd/etcdutl.js";
 import { saveSnapshot } from "../etcd/snapshot.js";
 import { loadRecipients } from "../etcd/snapshot-encryption.js";
+import { encryptionPassphrase } from "./age-keys.js";
 import { DEFAULT_SNAPSHOT_COMPRESSION, snapshotExtension, type SnapshotCompression } from "../etcd/compression.js";
 import { openCliStore } from "./cli-store.js";
 import { Readable } from "node:stream";
@@ -24,6 +25,9 @@ export interface EtcdSnapshotOptions {
   /** age recipients (--encrypt-to) and recipients files (--encrypt-to-file). */
   encryptTo?: string[];
   encryptToFiles?: string[];
+  /** --encrypt-passphrase-file: a file or secret:NAMESPACE/NAME/KEY holding the passphrase (age -p). */
+  encryptPassphraseFile?: string;
+  context?: string;
   /** Default zstd; the key ends in .db.zst, .db.gz or .db accordingly. */
   compression?: SnapshotCompression;
   /** Also read the stored object back in full (a second pass; the first already verifies). */
@@ -33,15 +37,16 @@ export interface EtcdSnapshotOptions {
 export async function etcdSnapshotCommand(opts: EtcdSnapshotOptions, io: { out: (s: string) => void; err: (s: string) => void; interactive?: boolean }): Promise<number> {
   // Recipients are checked before etcd or the store is touched: a typo must not make a snapshot nobody can read.
   const recipients = await loadRecipients(opts.encryptTo ?? [], opts.encryptToFiles ?? []);
+  const passphrase = await encryptionPassphrase(opts, recipients);
   const store = await openCliStore(opts);
   const client = connectEtcd({ endpoints: opts.endpoints, ...(opts.caFile ? { caFile: opts.caFile } : {}), ...(opts.certFile ? { certFile: opts.certFile } : {}), ...(opts.keyFile ? { keyFile: opts.keyFile } : {}) });
   try {
     const compression = opts.compression ?? DEFAULT_SNAPSHOT_COMPRESSION;
-    const encrypted = recipients.length > 0;
+    const encrypted = recipients.length > 0 || passphrase !== undefined;
     const key = `snapshots/${opts.name}${snapshotExtension(compression)}${encrypted ? ".age" : ""}`;
-    io.err(`snapshotting etcd at ${opts.endpoints.join(",")} into ${store.url}/${key}${encrypted ? `, age-encrypted to ${recipients.length} recipient(s)` : ""}...\n`);
+    io.err(`snapshotting etcd at ${opts.endpoints.join(",")} into ${store.url}/${key}${encrypted ? `, ${passphrase !== undefined ? "age-encrypted with a passphrase" : `age-encrypted to ${recipients.length} recipient(s)`}` : ""}...\n`);
     const progress = byteProgress(io, "streamed");
-    const record = await saveSnapshot(client, store, key, { compression, readBack: opts.readBack ?? false, encryptTo: recipients, onProgress: (bytes, total) => progress.update(bytes, total) }).finally(() => progress.done());
+    const record = await saveSnapshot(client, store, key, { compression, readBack: opts.readBack ?? false, encryptTo: recipients, ...(passphrase !== undefined ? { encryptPassphrase: passphrase } : {}), onProgress: (bytes, total) => progress.update(bytes, total) }).finally(() => progress.done());
     // etcdutl needs the plaintext: without an identity here (the point of encrypting) it cannot check an encrypted one.
     const etcdutl = opts.etcdutl && !encrypted ? await etcdutlSnapshotStatus(opts.etcdutl, store, key, { compression }) : undefined;
     if (opts.etcdutl && encrypted) io.err("the snapshot is encrypted: etcdutl snapshot status is left to `twinsnap pairs verify --identity FILE`\n");

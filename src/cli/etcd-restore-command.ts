@@ -5,7 +5,7 @@ import { findPairRecord } from "../pairs/pair-store.js";
 import { initialCluster, restoreCommand, restoreMember } from "../etcd/restore.js";
 import type { SnapshotRecord } from "../etcd/snapshot.js";
 import { openCliStore } from "./cli-store.js";
-import { loadIdentities } from "../etcd/snapshot-encryption.js";
+import { loadAgeKeys } from "./age-keys.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { parseCluster } from "./parse-flags.js";
 import { NotFoundError, UsageError } from "./usage-error.js";
@@ -25,8 +25,10 @@ export interface EtcdRestoreOptions {
   kubeconfig?: string;
   veleroNamespace: string;
   env: Readonly<Record<string, string | undefined>>;
-  /** age identity files for an encrypted snapshot (--identity). */
-  identityFiles?: string[];
+  /** --identity: age identity files, or secret:NAMESPACE/NAME[/KEY]; --passphrase-file: files or secret:NAMESPACE/NAME/KEY. */
+  identities?: string[];
+  passphraseFiles?: string[];
+  context?: string;
 }
 
 async function snapshotRecord(store: ObjectStore, opts: EtcdRestoreOptions): Promise<SnapshotRecord> {
@@ -53,7 +55,7 @@ export async function etcdRestoreCommand(opts: EtcdRestoreOptions, io: { out: (s
 
 async function restoreFromStore(store: ObjectStore, opts: EtcdRestoreOptions, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const record = await snapshotRecord(store, opts);
-  const identities = await loadIdentities(opts.identityFiles ?? []);
+  const identities = await loadAgeKeys(opts);
   const cluster = opts.initialCluster ? parseCluster(opts.initialCluster) : [{ name: opts.name, peerUrl: opts.peerUrl ?? "http://127.0.0.1:2380" }];
   const member = cluster.find((m) => m.name === opts.name);
   if (!member) throw new UsageError(`--name ${opts.name} is not in --initial-cluster ${initialCluster(cluster)}`);

@@ -1,6 +1,7 @@
 // `twinsnap pairs list | show | verify`: what the store holds, and whether each snapshot still reads back.
 import yaml from "js-yaml";
-import { loadIdentities } from "../etcd/snapshot-encryption.js";
+import { loadAgeKeys } from "./age-keys.js";
+import type { AgeIdentity } from "../etcd/snapshot-encryption.js";
 import type { PairRecord } from "../pairs/pair-record.js";
 import { findPairRecord, listPairRecords } from "../pairs/pair-store.js";
 import { verifyPairSnapshot } from "../pairs/verify-pair-snapshot.js";
@@ -63,8 +64,10 @@ export interface VerifyOptions {
   store: string;
   backups: string[];
   etcdutl?: string;
-  /** age identity files: an encrypted snapshot is then decrypted and checked inside too (else as stored). */
-  identityFiles?: string[];
+  /** With identities or a passphrase, an encrypted snapshot is decrypted and checked inside too (else as stored). */
+  /** --identity: age identity files, or secret:NAMESPACE/NAME[/KEY]; --passphrase-file: files or secret:NAMESPACE/NAME/KEY. */
+  identities?: string[];
+  passphraseFiles?: string[];
   /** With a cluster: also report pairs whose Velero backup is missing or failed. */
   kubeconfig?: string;
   context?: string;
@@ -94,7 +97,7 @@ async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Pro
   const missing = opts.backups.filter((n) => !chosen.some((r) => r.backup.name === n || r.backup.uid === n));
   for (const name of missing) io.err(`no pair record for ${name}\n`);
   const live = opts.kubeconfig ? await liveBackups(opts) : undefined;
-  const identities = await loadIdentities(opts.identityFiles ?? []);
+  const identities = await loadAgeKeys(opts);
   let problems = damaged.length + missing.length;
   const json = opts.output === "json" || opts.output === "yaml";
   const report: VerifyReport = { checked: chosen.length, problems: 0, pairs: [], damaged: damaged.map((d) => ({ key: d.key, error: d.error })), missing };
@@ -113,7 +116,7 @@ async function verifyPairs(store: ObjectStore, opts: VerifyOptions, io: Io): Pro
   return problems > 0 ? EXIT.failed : EXIT.ok;
 }
 
-async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | undefined, live: Map<string, string> | undefined, identities: readonly string[]): Promise<string[]> {
+async function verifyOne(r: PairRecord, store: ObjectStore, etcdutl: string | undefined, live: Map<string, string> | undefined, identities: readonly AgeIdentity[]): Promise<string[]> {
   const issues: string[] = [];
   if (r.state === "Failed") issues.push(`no snapshot: ${r.reason ?? "unknown reason"}`);
   if (r.state === "BackupFailed") issues.push(`Velero's backup failed (${r.backup.phase})`);

@@ -26,8 +26,9 @@ export interface PairsDiffOptions extends Omit<CliStoreOptions, "client"> {
   backupSpec?: string;
   snapshotFile?: string;
   encryptionConfig?: string;
-  /** age identity files, for a snapshot its record says is encrypted. */
-  identityFiles?: string[];
+  /** --identity: age identity files, or secret:NAMESPACE/NAME[/KEY]; --passphrase-file: files or secret:NAMESPACE/NAME/KEY. */
+  identities?: string[];
+  passphraseFiles?: string[];
 }
 
 export interface PairDiff extends Omit<BackupDiff, "revision"> {

@@ -2,7 +2,7 @@
 // automatic steps it does itself; at each manual step it stops (exit code 3) with what to do and the command to
 // continue. Its state lives in the store beside the pair record, so a rerun resumes at the first unfinished step.
 import { formatPlan, type EtcdTarget, type RestoreMode } from "../recovery/restore-plan.js";
-import { loadIdentities } from "../etcd/snapshot-encryption.js";
+import { loadAgeKeys } from "./age-keys.js";
 import { conflictingParams, newRunState, nextMove, progressOf, restoreRunKey, RestoreRunStateError } from "../recovery/restore-run-state.js";
 import { writeRunState } from "../recovery/restore-run-store.js";
 import { runRestore, type RestoreEffects } from "../recovery/restore-runner.js";
@@ -33,8 +33,9 @@ export interface RestoreRunOptions {
   timeoutMs: number;
   pollMs?: number;
   env: Readonly<Record<string, string | undefined>>;
-  /** age identity files for an encrypted snapshot (--identity). */
-  identityFiles?: string[];
+  /** --identity: age identity files, or secret:NAMESPACE/NAME[/KEY]; --passphrase-file: files or secret:NAMESPACE/NAME/KEY. */
+  identities?: string[];
+  passphraseFiles?: string[];
 }
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
@@ -110,7 +111,7 @@ export async function restoreRunCommand(opts: RestoreRunOptions, io: Io): Promis
     throw err;
   }
   const snapshot = pair.snapshot;
-  const identities = await loadIdentities(opts.identityFiles ?? []);
+  const identities = await loadAgeKeys({ ...opts, client });
   const effects: RestoreEffects = {
     kube: client,
     now: () => new Date(),

@@ -11,16 +11,18 @@ import type { PairRecord } from "../pairs/pair-record.js";
 import { findPairRecord } from "../pairs/pair-store.js";
 import { SnapshotReader } from "../etcd/snapshot-keys.js";
 import { decompressor, type SnapshotCompression } from "../etcd/compression.js";
-import { loadIdentities, plaintextStages } from "../etcd/snapshot-encryption.js";
+import { plaintextStages, type AgeIdentity } from "../etcd/snapshot-encryption.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { openCliStore, type CliStoreOptions } from "./cli-store.js";
 import { UsageError } from "./usage-error.js";
+import { loadAgeKeys } from "./age-keys.js";
 
 export interface SnapshotSourceOptions extends Omit<CliStoreOptions, "client"> {
   backup?: string;
   snapshotFile?: string;
-  /** age identity files, for a snapshot its record says is encrypted. */
-  identityFiles?: string[];
+  /** --identity: age identity files, or secret:NAMESPACE/NAME[/KEY]; --passphrase-file: files or secret:NAMESPACE/NAME/KEY. */
+  identities?: string[];
+  passphraseFiles?: string[];
 }
 
 export interface OpenedSnapshot {
@@ -74,14 +76,14 @@ export async function openSnapshot(opts: SnapshotSourceOptions): Promise<OpenedS
     const record = await findPairRecord(store, opts.backup);
     if (!record) throw new UsageError(`no pair record for backup "${opts.backup}" in ${opts.store}`);
     if (!record.snapshot) throw new UsageError(`backup "${opts.backup}" has no etcd snapshot (pair state ${record.state}${record.reason ? `: ${record.reason}` : ""})`);
-    return await openStoredSnapshot(store, record.snapshot.key, record, await loadIdentities(opts.identityFiles ?? []));
+    return await openStoredSnapshot(store, record.snapshot.key, record, await loadAgeKeys(opts));
   } finally {
     store.close?.();
   }
 }
 
 /** A snapshot in a store (the key its record names: snapshots/<uid>/<writer>.db.zst, .db.gz before zstd), copied out decompressed as its record says. */
-export async function openStoredSnapshot(store: ObjectStore, key: string, record?: PairRecord, identities: readonly string[] = []): Promise<OpenedSnapshot> {
+export async function openStoredSnapshot(store: ObjectStore, key: string, record?: PairRecord, identities: readonly AgeIdentity[] = []): Promise<OpenedSnapshot> {
   const stages = plaintextStages({ key, ...(record?.snapshot?.compression ? { compression: record.snapshot.compression } : {}), ...(record?.snapshot?.encryption ? { encryption: record.snapshot.encryption } : {}) }, identities);
   const copy = await privateCopy(await store.get(key), stages);
   return withReader(copy.file, `${record ? `snapshot of backup ${record.backup.name} ` : ""}(${store.url}/${key})`, record, () => rm(copy.dir, { recursive: true, force: true }));

@@ -31,6 +31,8 @@ export interface CoordinatorOptions {
   version: string;
   /** age recipients: every snapshot is encrypted to them after compression (the record says so). */
   encryptTo?: readonly string[];
+  /** Or a passphrase (age -p), instead of recipients. */
+  encryptPassphrase?: string;
   /** Snapshots taken at once (default 2: each streams the whole database). */
   concurrency?: number;
   /** Attempts for a recoverable snapshot failure before the pair is Failed (default 5), and the first delay. */
@@ -103,6 +105,7 @@ export class Coordinator {
       log: opts.log,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
       ...(opts.encryptTo ? { encryptTo: opts.encryptTo } : {}),
+      ...(opts.encryptPassphrase !== undefined ? { encryptPassphrase: opts.encryptPassphrase } : {}),
       ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
       ...(opts.retry ? { retry: opts.retry } : {}),
       shareWindowMs: opts.shareWindowMs ?? 0,

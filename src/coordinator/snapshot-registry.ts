@@ -27,6 +27,7 @@ export interface SnapshotRegistryOptions {
   log: Logger;
   metrics?: CoordinatorMetrics;
   encryptTo?: readonly string[];
+  encryptPassphrase?: string;
   /** Snapshots taken at once (default 2). */
   concurrency?: number;
   /** Attempts for a recoverable failure before giving up (default 5), and the first delay (doubling). */
@@ -131,7 +132,7 @@ export class SnapshotRegistry {
         try {
           const started = this.opts.now().getTime();
           const signal = this.opts.signal();
-          const snapshot = await saveSnapshot(this.opts.etcd, this.opts.store, key, { now: this.opts.now, ...(signal ? { signal } : {}), ...(this.opts.encryptTo?.length ? { encryptTo: this.opts.encryptTo } : {}) });
+          const snapshot = await saveSnapshot(this.opts.etcd, this.opts.store, key, { now: this.opts.now, ...(signal ? { signal } : {}), ...(this.opts.encryptTo?.length ? { encryptTo: this.opts.encryptTo } : {}), ...(this.opts.encryptPassphrase !== undefined ? { encryptPassphrase: this.opts.encryptPassphrase } : {}) });
           const finished = this.opts.now();
           this.opts.metrics?.snapshotTaken((finished.getTime() - started) / 1000, snapshot.storedBytes, finished);
           return { snapshot };

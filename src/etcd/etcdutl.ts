@@ -8,7 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import type { SnapshotCompression } from "./compression.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { plaintextStages, type SnapshotEncryption } from "./snapshot-encryption.js";
+import { plaintextStages, type AgeIdentity, type SnapshotEncryption } from "./snapshot-encryption.js";
 
 const run = promisify(execFile);
 
@@ -25,7 +25,7 @@ export class EtcdutlError extends Error {
 }
 
 /** Unpacks a stored snapshot to a temporary file and asks etcdutl about it. */
-export async function etcdutlSnapshotStatus(etcdutl: string, store: ObjectStore, key: string, record?: { encryption?: SnapshotEncryption; compression?: SnapshotCompression }, identities: readonly string[] = []): Promise<EtcdutlStatus> {
+export async function etcdutlSnapshotStatus(etcdutl: string, store: ObjectStore, key: string, record?: { encryption?: SnapshotEncryption; compression?: SnapshotCompression }, identities: readonly AgeIdentity[] = []): Promise<EtcdutlStatus> {
   const stages = plaintextStages({ key, ...(record?.encryption ? { encryption: record.encryption } : {}), ...(record?.compression ? { compression: record.compression } : {}) }, identities);
   const dir = await mkdtemp(join(tmpdir(), "twinsnap-verify-")); // mkdtemp: mode 0700
   try {

@@ -11,6 +11,7 @@ import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import type { ObjectStore } from "../store/object-store.js";
 import { plaintextStages, SnapshotIntegrityError, type SnapshotRecord } from "./snapshot.js";
+import type { AgeIdentity } from "./snapshot-encryption.js";
 
 const run = promisify(execFile);
 
@@ -23,7 +24,7 @@ export interface RestoreMemberOptions {
   store: ObjectStore;
   snapshot: Pick<SnapshotRecord, "key" | "snapshotBytes" | "snapshotSha256" | "revision" | "encryption"> & { compression?: SnapshotRecord["compression"] };
   /** age identities for an encrypted snapshot (snapshot-encryption.ts). */
-  identities?: readonly string[];
+  identities?: readonly AgeIdentity[];
   member: Member;
   /** Every member of the restored cluster (for --initial-cluster); just `member` for a single-member etcd. */
   cluster: Member[];

@@ -9,7 +9,7 @@ import { compressionOfKey, compressor, DEFAULT_SNAPSHOT_COMPRESSION, decompresso
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
 import { BoltRevisionReader } from "./bolt-revision.js";
-import { encryptStage, plaintextStages, type SnapshotEncryption } from "./snapshot-encryption.js";
+import { encryptStage, plaintextStages, SnapshotEncryptionError, type AgeIdentity, type EncryptionTarget, type SnapshotEncryption } from "./snapshot-encryption.js";
 export { plaintextStages };
 
 /** What a stored snapshot is: enough to verify it later and to restore it (JSON, in the pair record). */
@@ -123,6 +123,8 @@ export interface SaveSnapshotOptions {
   signal?: AbortSignal;
   /** age recipients (`age1...`): the stored object is encrypted to them after compression. */
   encryptTo?: readonly string[];
+  /** Or a passphrase (age's scrypt, `age -p`): not together with recipients, as age allows. */
+  encryptPassphrase?: string;
   /**
    * A stream that delivers nothing for this long (default 60 s) is a half-open connection: it fails with a
    * recoverable SnapshotStreamError (the caller retries) instead of holding a snapshot slot forever.
@@ -279,8 +281,9 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   const expected = Number(status.dbSize);
   if (free !== undefined && Number.isFinite(expected) && free < expected) throw new InsufficientSpaceError(store.url, free, expected);
   const compression = options.compression ?? DEFAULT_SNAPSHOT_COMPRESSION;
+  const target = encryptionTarget(options);
   const blobs = new SnapshotBytes();
-  const roundTrip = new RoundTripCheck(compression, key, compression === "none" && !options.encryptTo?.length);
+  const roundTrip = new RoundTripCheck(compression, key, compression === "none" && !target);
   let stored;
   // Which side broke first: an etcd error also destroys the store's input and a store error the etcd stream,
   // so the first error seen tells the operator where to look.
@@ -304,7 +307,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     const compress = compressor(compression);
     // Encryption is a stage of its own after compression (ciphertext does not compress): etcd -> sha256 ->
     // compress -> round-trip check -> encrypt -> store.
-    const encrypt = options.encryptTo?.length ? encryptStage(options.encryptTo) : undefined;
+    const encrypt = target ? encryptStage(target) : undefined;
     stream.once("error", (error: Error) => (first ??= { side: "etcd", error }));
     blobs.once("error", (error: Error) => (first ??= { side: "etcd", error }));
     const stages = [stream, blobs, compress, roundTrip, ...(encrypt ? [encrypt] : [])];
@@ -355,7 +358,7 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
     snapshotSha256: blobs.sha256,
     storedBytes: stored.size,
     storedSha256: stored.sha256,
-    ...(options.encryptTo?.length ? { encryption: { format: "age" as const, recipients: [...options.encryptTo] } } : {}),
+    ...(target ? { encryption: "passphrase" in target ? { format: "age" as const, recipients: [], passphrase: true as const } : { format: "age" as const, recipients: [...target.recipients] } } : {}),
     startedAt: startedAt.toISOString(),
     finishedAt: now().toISOString(),
   };
@@ -384,10 +387,20 @@ function verifyInPass(record: SnapshotRecord, decompressed: ReturnType<RoundTrip
   }
 }
 
+/** Recipients or a passphrase, never both: an age file with a passphrase has no other recipient. */
+function encryptionTarget(options: SaveSnapshotOptions): EncryptionTarget | undefined {
+  const recipients = options.encryptTo ?? [];
+  if (options.encryptPassphrase !== undefined && recipients.length > 0) {
+    throw new SnapshotEncryptionError("a snapshot is encrypted either to recipients or with a passphrase, not both (age allows no other recipient beside a passphrase)");
+  }
+  if (options.encryptPassphrase !== undefined) return { passphrase: options.encryptPassphrase };
+  return recipients.length > 0 ? { recipients } : undefined;
+}
+
 type VerifiableRecord = Pick<SnapshotRecord, "key" | "storedBytes" | "storedSha256" | "snapshotBytes" | "snapshotSha256" | "encryption"> & { compression?: SnapshotCompression };
 
 /** The snapshot etcd sent, read from the store (decrypted and decompressed). */
-export async function readSnapshotPlaintext(store: ObjectStore, record: Pick<SnapshotRecord, "key" | "encryption"> & { compression?: SnapshotCompression }, identities: readonly string[] = []): Promise<Readable> {
+export async function readSnapshotPlaintext(store: ObjectStore, record: Pick<SnapshotRecord, "key" | "encryption"> & { compression?: SnapshotCompression }, identities: readonly AgeIdentity[] = []): Promise<Readable> {
   const stages = plaintextStages(record, identities);
   const source = await store.get(record.key);
   const out = new PassThrough();
@@ -401,7 +414,7 @@ export async function readSnapshotPlaintext(store: ObjectStore, record: Pick<Sna
  * snapshot without identities (the coordinator holds only public keys) is checked as stored: size and sha256 of
  * the ciphertext; with identities it is decrypted and the snapshot inside checked too. Returns what was checked.
  */
-export async function verifyStoredSnapshot(store: ObjectStore, record: VerifiableRecord, identities: readonly string[] = []): Promise<"stored-and-snapshot" | "stored-only"> {
+export async function verifyStoredSnapshot(store: ObjectStore, record: VerifiableRecord, identities: readonly AgeIdentity[] = []): Promise<"stored-and-snapshot" | "stored-only"> {
   const storedOnly = record.encryption !== undefined && identities.length === 0;
   const storedHash = createHash("sha256");
   const rawHash = createHash("sha256");

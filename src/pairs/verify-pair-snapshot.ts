@@ -4,6 +4,7 @@
 import { etcdutlSnapshotStatus, type EtcdutlStatus } from "../etcd/etcdutl.js";
 import { verifyStoredSnapshot, type SnapshotRecord } from "../etcd/snapshot.js";
 import type { ObjectStore } from "../store/object-store.js";
+import type { AgeIdentity } from "../etcd/snapshot-encryption.js";
 
 export type PairSnapshotCheck =
   /** Read back and, with etcdutl, read by etcdutl at the recorded revision. */
@@ -22,7 +23,7 @@ export class SnapshotRevisionMismatchError extends Error {
   }
 }
 
-export async function verifyPairSnapshot(store: ObjectStore, snapshot: SnapshotRecord, opts: { etcdutl?: string | undefined; identities: readonly string[] }): Promise<PairSnapshotCheck> {
+export async function verifyPairSnapshot(store: ObjectStore, snapshot: SnapshotRecord, opts: { etcdutl?: string | undefined; identities: readonly AgeIdentity[] }): Promise<PairSnapshotCheck> {
   if ((await verifyStoredSnapshot(store, snapshot, opts.identities)) === "stored-only") return { checked: "stored-only" };
   if (!opts.etcdutl) return { checked: "snapshot" };
   const status = await etcdutlSnapshotStatus(opts.etcdutl, store, snapshot.key, snapshot, opts.identities);

@@ -2,7 +2,7 @@
 // a person decrypts with `age -d` during a disaster, and what `age` encrypts twinsnap restores. Also: a restore
 // keeps its decompressed database private (0600) and the next run removes what a killed run left.
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Etcd3 } from "etcd3";
 import { REPO_ROOT } from "../support/fixtures.js";
-import { startStandaloneEtcd } from "../support/control-plane.js";
+import { startControlPlane, startStandaloneEtcd } from "../support/control-plane.js";
 import { peer } from "../support/peers.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
 import { InsufficientSpaceError, readSnapshotPlaintext, saveSnapshot, verifyStoredSnapshot, type SnapshotRecord } from "../../src/etcd/snapshot.js";
@@ -20,6 +20,28 @@ import { restoreMember, snapshotFileFor } from "../../src/etcd/restore.js";
 
 const run = promisify(execFile);
 const TWINSNAP = join(REPO_ROOT, "bin", "twinsnap.js");
+
+/**
+ * Runs the age CLI on a terminal of its own (`script` from util-linux): age reads a passphrase only from a
+ * terminal, so a person's answer is typed at each prompt it prints.
+ */
+function ageOnTerminal(args: string[], answers: string[]): Promise<void> {
+  const quoted = ["age", ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const child = spawn("script", ["-qec", quoted, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+  let seen = "";
+  let answered = 0;
+  const onOutput = (d: Buffer) => {
+    seen += d.toString();
+    const prompts = seen.match(/passphrase[^:\n]*:/gi)?.length ?? 0;
+    while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\n`);
+  };
+  child.stdout.on("data", onOutput);
+  child.stderr.on("data", onOutput);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`age ${args.join(" ")} exited ${code}: ${seen.slice(-500)}`))));
+  });
+}
 
 function ageKey(dir: string, name: string): { file: string; recipient: string } {
   const file = join(dir, `${name}.txt`);
@@ -134,5 +156,76 @@ describe("encrypted etcd snapshots (age), with the real age CLI", function () {
     } finally {
       client.close();
     }
+  });
+
+  describe("with a passphrase instead of keys (age -p)", () => {
+    let withPassphrase: SnapshotRecord;
+    const passphraseFile = join(dir, "passphrase");
+
+    it("etcd snapshot --encrypt-passphrase-file: the record says so, and Debian's age decrypts it with the passphrase typed at its prompt", async () => {
+      writeFileSync(passphraseFile, "correct horse battery staple\n", { mode: 0o600 });
+      const { stdout } = await run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", `file://${storeDir}`, "--name", "pass", "--encrypt-passphrase-file", passphraseFile]);
+      withPassphrase = JSON.parse(stdout) as SnapshotRecord;
+      assert.deepEqual(withPassphrase.encryption, { format: "age", recipients: [], passphrase: true });
+      const stored = readFileSync(join(storeDir, withPassphrase.key));
+      assert.match(stored.subarray(0, 40).toString("latin1"), /^age-encryption\.org\/v1\n-> scrypt /);
+      const out = join(dir, "pass.db.zst");
+      await ageOnTerminal(["-d", "-o", out, join(storeDir, withPassphrase.key)], ["correct horse battery staple"]);
+      const snapshot = execFileSync("zstd", ["-d", "-c", out], { maxBuffer: 1 << 30 });
+      assert.equal(createHash("sha256").update(snapshot).digest("hex"), withPassphrase.snapshotSha256);
+    });
+
+    it("etcd restore asks for the passphrase by name, and restores with --passphrase-file", async () => {
+      const dataDir = join(dir, "member-p");
+      await assert.rejects(
+        run(TWINSNAP, ["etcd", "restore", "--snapshot", "pass", "--store", `file://${storeDir}`, "--name", "p", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN"), "--identity", alice.file]),
+        /encrypted with a passphrase: pass it \(--passphrase-file/,
+      );
+      assert.ok(!existsSync(dataDir));
+      await run(TWINSNAP, ["etcd", "restore", "--snapshot", "pass", "--store", `file://${storeDir}`, "--name", "p", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN"), "--passphrase-file", passphraseFile]);
+      assert.ok(readdirSync(join(dataDir, "member")).includes("snap"));
+    });
+
+    it("twinsnap reads what `age -p` encrypted (the reverse direction)", async () => {
+      const plainZst = join(dir, "pass-plain.db.zst");
+      await ageOnTerminal(["-d", "-o", plainZst, join(storeDir, withPassphrase.key)], ["correct horse battery staple"]);
+      await ageOnTerminal(["-p", "-o", join(storeDir, "snapshots", "by-cli-p.db.zst.age"), plainZst], ["a phrase typed by a person", "a phrase typed by a person"]);
+      const hash = createHash("sha256");
+      for await (const chunk of await readSnapshotPlaintext(new FilesystemStore(storeDir), { ...withPassphrase, key: "snapshots/by-cli-p.db.zst.age" }, [{ passphrase: "a phrase typed by a person" }])) hash.update(chunk as Buffer);
+      assert.equal(hash.digest("hex"), withPassphrase.snapshotSha256);
+    });
+
+    it("--encrypt-passphrase-file beside --encrypt-to is refused before etcd is asked", async () => {
+      await assert.rejects(
+        run(TWINSNAP, ["etcd", "snapshot", "--endpoints", "http://127.0.0.1:1", "--store", `file://${storeDir}`, "--name", "both", "--encrypt-passphrase-file", passphraseFile, "--encrypt-to", alice.recipient]),
+        /exclude each other: age allows no recipient beside a passphrase/,
+      );
+    });
+  });
+
+  describe("identities kept in a Kubernetes Secret", () => {
+    let cp: Awaited<ReturnType<typeof startControlPlane>>;
+    before(async () => {
+      cp = await startControlPlane({ name: "age-secret" });
+      const kubectl = (...args: string[]) => run(peer("KUBECTL_BIN"), ["--kubeconfig", cp.kubeconfigPath, ...args]);
+      await kubectl("create", "namespace", "dr");
+      // As the runbook says: age-keygen's file straight into a Secret, next to a note for people.
+      await kubectl("create", "secret", "generic", "snapshot-key", "-n", "dr", `--from-file=key.txt=${bob.file}`, "--from-literal=README=ask the DR team");
+    });
+    after(async () => cp?.stop());
+
+    it("etcd restore --identity secret:dr/snapshot-key reads the key from the cluster --kubeconfig names", async () => {
+      const dataDir = join(dir, "member-s");
+      await run(TWINSNAP, ["etcd", "restore", "--snapshot", "enc", "--store", `file://${storeDir}`, "--name", "s", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN"), "--kubeconfig", cp.kubeconfigPath, "--identity", "secret:dr/snapshot-key"]);
+      assert.ok(readdirSync(join(dataDir, "member")).includes("snap"));
+    });
+
+    it("a Secret that is not there, or a key it does not have, is named in the error and nothing is restored", async () => {
+      const dataDir = join(dir, "member-t");
+      const restore = (identity: string) => run(TWINSNAP, ["etcd", "restore", "--snapshot", "enc", "--store", `file://${storeDir}`, "--name", "t", "--data-dir", dataDir, "--etcdutl", peer("ETCDUTL_BIN"), "--kubeconfig", cp.kubeconfigPath, "--identity", identity]);
+      await assert.rejects(restore("secret:dr/no-such-key"), /there is no Secret dr\/no-such-key in the cluster/);
+      await assert.rejects(restore("secret:dr/snapshot-key/id"), /has no key "id" \(it has: README, key\.txt\)/);
+      assert.ok(!existsSync(dataDir));
+    });
   });
 });

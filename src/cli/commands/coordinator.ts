@@ -1,5 +1,5 @@
 import { command } from "../command.js";
-import { clusterOptions, contextFlag, encryptToFileFlag, encryptToFlag, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
+import { clusterOptions, contextFlag, encryptPassphraseFileFlag, encryptToFileFlag, encryptToFlag, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
 import { coordinatorCommand } from "../coordinator-command.js";
 import { parseDuration, parseEndpoints, parsePositiveInteger } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
@@ -25,6 +25,7 @@ export const coordinator = command({
     "log-level": { type: "string", value: "LEVEL", help: "debug, info, warn or error (default info)" },
     "encrypt-to": encryptToFlag,
     "encrypt-to-file": encryptToFileFlag,
+    "encrypt-passphrase-file": encryptPassphraseFileFlag,
   },
   details: "Records go to the store as pairs/<backup uid>.json beside the snapshot; their gist is mirrored on the Backup as twinsnap.dev/pair-* annotations. Stops on SIGTERM.",
   run({ values }, io) {
@@ -48,6 +49,7 @@ export const coordinator = command({
       ...(values["log-level"] ? { logLevel: values["log-level"] } : {}),
       ...(values["encrypt-to"] ? { encryptTo: values["encrypt-to"] } : {}),
       ...(values["encrypt-to-file"] ? { encryptToFiles: values["encrypt-to-file"] } : {}),
+      ...(values["encrypt-passphrase-file"] ? { encryptPassphraseFile: values["encrypt-passphrase-file"] } : {}),
     });
   },
 });

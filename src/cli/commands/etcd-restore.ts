@@ -1,5 +1,5 @@
 import { command } from "../command.js";
-import { clusterOptions, contextFlag, identityFlag, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
+import { clusterOptions, contextFlag, identityFlag, passphraseFileFlag, ageKeyOptions, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
 import { etcdRestoreCommand } from "../etcd-restore-command.js";
 import { parsePositiveInteger } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
@@ -19,6 +19,7 @@ export const etcdRestore = command({
     "bump-revision": { type: "string", value: "N", default: "1000000000", help: "raise the revision by N and mark it compacted, so watchers re-list instead of missing changes" },
     force: { type: "boolean", help: "replace an existing --data-dir" },
     identity: identityFlag,
+    "passphrase-file": passphraseFileFlag,
     kubeconfig: kubeconfigFlag,
     context: contextFlag,
     "velero-namespace": veleroNamespaceFlag,
@@ -36,7 +37,7 @@ export const etcdRestore = command({
         force: values.force ?? false,
         veleroNamespace: values["velero-namespace"],
         env: io.env,
-        ...(values.identity ? { identityFiles: values.identity } : {}),
+        ...ageKeyOptions(values),
         ...clusterOptions(values),
         ...(values.backup ? { backup: values.backup } : {}),
         ...(values.snapshot ? { snapshot: values.snapshot } : {}),

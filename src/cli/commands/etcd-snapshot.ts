@@ -1,6 +1,6 @@
 import { DEFAULT_SNAPSHOT_COMPRESSION, SNAPSHOT_COMPRESSIONS } from "../../etcd/compression.js";
 import { command } from "../command.js";
-import { clusterOptions, contextFlag, encryptToFileFlag, encryptToFlag, etcdutlFlag, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
+import { clusterOptions, contextFlag, encryptPassphraseFileFlag, encryptToFileFlag, encryptToFlag, etcdutlFlag, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
 import { etcdSnapshotCommand } from "../etcd-command.js";
 import { parseEndpoints } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
@@ -20,6 +20,7 @@ export const etcdSnapshot = command({
     etcdutl: etcdutlFlag,
     "encrypt-to": encryptToFlag,
     "encrypt-to-file": encryptToFileFlag,
+    "encrypt-passphrase-file": encryptPassphraseFileFlag,
     kubeconfig: kubeconfigFlag,
     context: contextFlag,
     "velero-namespace": veleroNamespaceFlag,
@@ -47,6 +48,7 @@ export const etcdSnapshot = command({
         ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}),
         ...(values["encrypt-to"] ? { encryptTo: values["encrypt-to"] } : {}),
         ...(values["encrypt-to-file"] ? { encryptToFiles: values["encrypt-to-file"] } : {}),
+        ...(values["encrypt-passphrase-file"] ? { encryptPassphraseFile: values["encrypt-passphrase-file"] } : {}),
       },
       io,
     );

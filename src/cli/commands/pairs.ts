@@ -1,6 +1,6 @@
 // `twinsnap pairs list | show | verify | diff`: the backup/snapshot pairs in a store.
 import { command } from "../command.js";
-import { clusterOptions, contextFlag, etcdutlFlag, identityFlag, kubeconfigFlag, outputFlag, parseOutput, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
+import { clusterOptions, contextFlag, etcdutlFlag, identityFlag, passphraseFileFlag, ageKeyOptions, kubeconfigFlag, outputFlag, parseOutput, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
 import { pairsDiffCommand } from "../pairs-diff-command.js";
 import { pairsListCommand, pairsShowCommand, pairsVerifyCommand } from "../pairs-command.js";
 import { UsageError } from "../usage-error.js";
@@ -39,12 +39,12 @@ export const pairsVerify = command({
   summary: "read every snapshot back: its sha256, and the revision etcdutl finds against the record",
   args: "[BACKUP...]",
   maxArgs: Infinity,
-  flags: { ...storeFlags, etcdutl: etcdutlFlag, identity: identityFlag, output: outputFlag(REPORT_FORMATS, "text") },
+  flags: { ...storeFlags, etcdutl: etcdutlFlag, identity: identityFlag, "passphrase-file": passphraseFileFlag, output: outputFlag(REPORT_FORMATS, "text") },
   details:
     "Without BACKUP, every pair. One line per pair, OK or PROBLEM with what is wrong; exit code 1 when any has a problem, 4 when a named backup has no pair. " +
     '-o json|yaml: {"checked", "problems", "pairs": [{backup, uid, state, revision, ok, problems: [...]}], "damaged": [{key, error}], "missing": [...]}.',
   run: ({ values, positionals }, io) =>
-    pairsVerifyCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, REPORT_FORMATS), backups: positionals, ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}), ...(values.identity ? { identityFiles: values.identity } : {}) }, io),
+    pairsVerifyCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, REPORT_FORMATS), backups: positionals, ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}), ...ageKeyOptions(values) }, io),
 });
 
 export const pairsDiff = command({
@@ -59,6 +59,7 @@ export const pairsDiff = command({
     snapshot: { type: "string", value: "FILE", help: "an etcd snapshot file instead of the pair's (zstd, gzip or plain)" },
     "encryption-config": { type: "string", value: "FILE", help: "the apiserver's EncryptionConfiguration, to read encrypted Secrets" },
     identity: identityFlag,
+    "passphrase-file": passphraseFileFlag,
     output: outputFlag(["table", "json", "yaml"], "table"),
   },
   details: '-o json|yaml: {"backup", "snapshot": {revision, ...}, "filters": {source, ...}, "counts": {snapshotObjects, backupItems, missed, neverBackedUp, undecodable}, "missed": [{groupResource, namespace, name, reason}], ...}.',
@@ -73,7 +74,7 @@ export const pairsDiff = command({
         ...(values["backup-spec"] ? { backupSpec: values["backup-spec"] } : {}),
         ...(values.snapshot ? { snapshotFile: values.snapshot } : {}),
         ...(values["encryption-config"] ? { encryptionConfig: values["encryption-config"] } : {}),
-        ...(values.identity ? { identityFiles: values.identity } : {}),
+        ...ageKeyOptions(values),
       },
       io,
     );

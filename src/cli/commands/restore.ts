@@ -1,6 +1,6 @@
 // `twinsnap restore plan | run`: recovery from a backup's pair, as steps, decided on evidence.
 import { command, type Flags } from "../command.js";
-import { clusterOptions, contextFlag, identityFlag, kubeconfigFlag, outputFlag, parseOutput, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
+import { clusterOptions, contextFlag, identityFlag, passphraseFileFlag, ageKeyOptions, kubeconfigFlag, outputFlag, parseOutput, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
 import { parseDuration } from "../parse-flags.js";
 import { etcdTargetFromFlags } from "../load-restore-plan.js";
 import { restorePlanCommand } from "../restore-plan-command.js";
@@ -35,6 +35,7 @@ const runFlags = {
   timeout: { type: "string", value: "DURATION", default: "1h", help: "how long a step may wait (a synced backup, a Velero restore); a plain number is seconds" },
   continue: { type: "string", value: "STEP", help: "the [you] step just done: go on after it" },
   identity: identityFlag,
+  "passphrase-file": passphraseFileFlag,
 } as const satisfies Flags;
 
 const forTheRun = <F extends Flags>(flags: F): F =>
@@ -86,7 +87,7 @@ export const restoreRun = command({
         etcd: etcdTargetFromFlags(values),
         env: io.env,
         ...(values.continue ? { continueStep: values.continue } : {}),
-        ...(values.identity ? { identityFiles: values.identity } : {}),
+        ...ageKeyOptions(values),
         ...clusterOptions(values),
         ...mode(values.mode),
       },

@@ -1,5 +1,5 @@
 import { command } from "../command.js";
-import { clusterOptions, contextFlag, identityFlag, kubeconfigFlag, outputFlag, parseOutput, rulesFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
+import { clusterOptions, contextFlag, identityFlag, passphraseFileFlag, ageKeyOptions, kubeconfigFlag, outputFlag, parseOutput, rulesFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
 import { snapshotGetCommand } from "../snapshot-get-command.js";
 
 export const snapshotGet = command({
@@ -17,6 +17,7 @@ export const snapshotGet = command({
     "encryption-config": { type: "string", value: "FILE", help: "the apiserver's EncryptionConfiguration, to read encrypted Secrets" },
     rules: rulesFlag,
     identity: identityFlag,
+    "passphrase-file": passphraseFileFlag,
     kubeconfig: kubeconfigFlag,
     context: contextFlag,
     "velero-namespace": veleroNamespaceFlag,
@@ -37,7 +38,7 @@ export const snapshotGet = command({
         ...(values.namespace ? { namespace: values.namespace } : {}),
         ...(values["encryption-config"] ? { encryptionConfig: values["encryption-config"] } : {}),
         ...(values.rules ? { rulesFile: values.rules } : {}),
-        ...(values.identity ? { identityFiles: values.identity } : {}),
+        ...ageKeyOptions(values),
       },
       io,
     ),
