@@ -79,6 +79,20 @@ describe("the Helm chart", function () {
     assert.equal(fromSecret.volumes.find((v: any) => v.name === "etcd-certs").secret.secretName, "twinsnap-etcd-client");
   });
 
+  it("encrypts with a passphrase from a mounted Secret key instead of recipients, never both", async () => {
+    const rendered = await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.encryptPassphraseSecret.name=snapshot-passphrase"]);
+    assert.match(rendered, /--encrypt-passphrase-file=\/etc\/twinsnap\/passphrase\/passphrase$/m);
+    const deployment = yaml.loadAll(rendered).find((d) => (d as { kind?: string })?.kind === "Deployment") as { spec: { template: { spec: { volumes: { name: string; secret?: { secretName: string; items: unknown[] } }[] } } } };
+    const volume = deployment.spec.template.spec.volumes.find((v) => v.name === "passphrase");
+    assert.deepEqual(volume?.secret?.items, [{ key: "passphrase", path: "passphrase" }], "that one key only");
+    assert.equal(volume?.secret?.secretName, "snapshot-passphrase");
+    assert.doesNotMatch(await helm(["template", "dr", CHART, "--namespace", "velero"]), /passphrase/, "nothing without it");
+    await assert.rejects(
+      helm(["template", "dr", CHART, "--set", "coordinator.encryptPassphraseSecret.name=p", "--set", "coordinator.encryptTo[0]=age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]),
+      /exclude each other/,
+    );
+  });
+
   it("a managed control plane: no etcd certificates mounted, etcd endpoints none", async () => {
     const rendered = await helm(["template", "dr", CHART, "--namespace", "velero", "--set", "coordinator.etcd.endpoints=none"]);
     assert.match(rendered, /--etcd-endpoints=none/);
