@@ -49,6 +49,9 @@ export interface RestorePlanOptions {
   /** This node's etcd member, if known: the plan's commands then carry the real values instead of placeholders. */
   etcd: Partial<EtcdTarget>;
   env: Readonly<Record<string, string | undefined>>;
+  /** --identity / --passphrase-file: read by the run; the plan repeats them in its commands. */
+  identities?: string[];
+  passphraseFiles?: string[];
 }
 
 /**
@@ -71,6 +74,7 @@ export async function loadRestorePlan(opts: RestorePlanOptions): Promise<{ store
     store: planStore,
     veleroNamespace: saved?.params.veleroNamespace ?? opts.veleroNamespace,
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    keyFlags: [...(opts.identities ?? []).flatMap((i) => ["--identity", i]), ...(opts.passphraseFiles ?? []).flatMap((p) => ["--passphrase-file", p])],
     ...(saved ? { resumeOf: { mode: saved.mode, startedAt: saved.startedAt } } : opts.mode ? { override: opts.mode } : {}),
     // --force may be added on a rerun (e.g. when a killed restore left its finished data directory behind).
     etcd: saved?.params.etcd ? { ...saved.params.etcd, ...(opts.etcd.force ? { force: true } : {}) } : opts.etcd,

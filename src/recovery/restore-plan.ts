@@ -123,6 +123,8 @@ export interface PlanOptions {
   etcd?: Partial<EtcdTarget>;
   /** A run already started: its path stands, whatever the cluster answers now (it may be down on purpose). */
   resumeOf?: { mode: RestoreMode; startedAt: string };
+  /** --identity / --passphrase-file as given: repeated in the printed commands that read the snapshot. */
+  keyFlags?: string[];
 }
 
 /** Velero's part of a same-cluster recovery: volume data only; every object is already back from etcd. */
@@ -165,6 +167,17 @@ const shellWord = (s: string) => (/^[\w@%+=:,./<>-]+$/.test(s) ? s : `'${s.repla
 
 function commonFlags(opts: PlanOptions): string[] {
   return ["--store", opts.store, ...(opts.kubeconfig ? ["--kubeconfig", opts.kubeconfig] : []), ...(opts.veleroNamespace !== "velero" ? ["--velero-namespace", opts.veleroNamespace] : [])];
+}
+
+/**
+ * What decrypts the snapshot, for the commands that read it: the flags given, or for an encrypted pair a
+ * placeholder that says which flag it needs (a command copied from the plan must not fail on it later).
+ */
+function keyFlags(opts: PlanOptions): string[] {
+  if (opts.keyFlags?.length) return opts.keyFlags;
+  const encryption = opts.pair.snapshot?.encryption;
+  if (!encryption) return [];
+  return encryption.passphrase ? ["--passphrase-file", "<passphrase-file>"] : ["--identity", "<age-identity-file>"];
 }
 
 function etcdFlags(t: EtcdTarget): string[] {
@@ -219,7 +232,7 @@ function sameClusterSteps(opts: PlanOptions, target: EtcdTarget): PlanStep[] {
       id: "verify-snapshot",
       kind: "automatic",
       title: "Check the pair: the snapshot reads back as stored and etcd accepts it",
-      commands: [["twinsnap", "pairs", "verify", name, ...commonFlags(opts).slice(0, 2), "--etcdutl", target.etcdutl].map(shellWord).join(" ")],
+      commands: [["twinsnap", "pairs", "verify", name, ...commonFlags(opts).slice(0, 2), "--etcdutl", target.etcdutl, ...keyFlags(opts)].map(shellWord).join(" ")],
       action: { type: "verify-snapshot", etcdutl: target.etcdutl },
     },
     {
@@ -233,7 +246,7 @@ function sameClusterSteps(opts: PlanOptions, target: EtcdTarget): PlanStep[] {
       id: "restore-etcd",
       kind: "automatic",
       title: `Restore this member (${target.member}) to etcd revision ${rev} into ${target.dataDir}, revision bumped by ${target.bumpRevision} and marked compacted`,
-      commands: [["twinsnap", "etcd", "restore", "--backup", name, ...commonFlags(opts).slice(0, 2), ...etcdFlags(target)].map(shellWord).join(" ")],
+      commands: [["twinsnap", "etcd", "restore", "--backup", name, ...commonFlags(opts).slice(0, 2), ...etcdFlags(target), ...keyFlags(opts)].map(shellWord).join(" ")],
       note: `The snapshot is checked (size, sha256) before use; an existing ${target.dataDir} is never overwritten${target.force ? " (--force: it is moved aside)" : " (--force moves it aside)"}. The bumped, compacted revision makes kubelets, controllers and Velero re-list instead of resuming from stale caches.`,
       action: { type: "restore-etcd", target },
     },
@@ -243,7 +256,7 @@ function sameClusterSteps(opts: PlanOptions, target: EtcdTarget): PlanStep[] {
       id: "restore-other-members",
       kind: "manual",
       title: `Restore the other members (${others.map((m) => m.name).join(", ")}) from the same snapshot`,
-      commands: others.map((m) => `on ${m.name}: ${["twinsnap", "etcd", "restore", "--backup", name, ...commonFlags(opts).slice(0, 2), ...etcdFlags({ ...target, member: m.name })].map(shellWord).join(" ")}`),
+      commands: others.map((m) => `on ${m.name}: ${["twinsnap", "etcd", "restore", "--backup", name, ...commonFlags(opts).slice(0, 2), ...etcdFlags({ ...target, member: m.name }), ...keyFlags(opts)].map(shellWord).join(" ")}`),
       note: "Each member needs its own data directory from the same snapshot before any of them starts.",
     });
   }
@@ -333,8 +346,8 @@ export function restorePlan(opts: PlanOptions): RestorePlan {
     why,
     warnings,
     ...(blocked ? { blocked } : {}),
-    runCommand: [...run, ...(opts.override ? ["--mode", mode] : []), ...etcdFlags(target)].map(shellWord).join(" "),
-    resumeCommand: run.map(shellWord).join(" "),
+    runCommand: [...run, ...(opts.override ? ["--mode", mode] : []), ...etcdFlags(target), ...keyFlags(opts)].map(shellWord).join(" "),
+    resumeCommand: [...run, ...keyFlags(opts)].map(shellWord).join(" "),
     steps: sameClusterSteps(opts, target),
   };
 }

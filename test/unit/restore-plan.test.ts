@@ -85,6 +85,20 @@ describe("restore plans", () => {
     assert.match(others.commands[1]!, /^on cp-3: twinsnap etcd restore --backup nightly-1 .*--name cp-3 --initial-cluster cp-1=https:\/\/10.0.0.1:2380,cp-2=https:\/\/10.0.0.2:2380,cp-3=https:\/\/10.0.0.3:2380 --initial-advertise-peer-urls https:\/\/10.0.0.3:2380/);
   });
 
+  it("an encrypted pair: every command that reads the snapshot carries the identity given, or says which flag it needs", () => {
+    const encrypted = { ...pair, snapshot: { revision: "4242", encryption: { format: "age", recipients: ["age1x"] } } } as PairRecord;
+    const cluster = [{ name: "cp-1", peerUrl: "https://10.0.0.1:2380" }, { name: "cp-2", peerUrl: "https://10.0.0.2:2380" }];
+    const given = restorePlan({ ...base, pair: encrypted, cluster: { identity: "cluster-a" }, etcd: { ...member, cluster }, keyFlags: ["--identity", "secret:dr/snapshot-key"] });
+    const reading = given.steps.filter((s) => ["verify-snapshot", "restore-etcd", "restore-other-members"].includes(s.id)).flatMap((s) => s.commands);
+    assert.equal(reading.length, 3);
+    for (const c of [...reading, given.runCommand, given.resumeCommand]) assert.match(c, /--identity secret:dr\/snapshot-key/, c);
+    const placeholder = restorePlan({ ...base, pair: encrypted, cluster: { identity: "cluster-a" }, etcd: member });
+    assert.match(commands(placeholder), /twinsnap etcd restore .* --identity <age-identity-file>/);
+    const byPassphrase = restorePlan({ ...base, pair: { ...encrypted, snapshot: { revision: "1", encryption: { format: "age", recipients: [], passphrase: true } } } as unknown as PairRecord, cluster: { identity: "cluster-a" }, etcd: member });
+    assert.match(byPassphrase.runCommand, /--passphrase-file <passphrase-file>/);
+    assert.doesNotMatch(commands(restorePlan({ ...base, cluster: { identity: "cluster-a" }, etcd: member })), /--identity|--passphrase-file/, "nothing for a plain pair");
+  });
+
   const blockers: { name: string; opts: Partial<PlanOptions>; blocked: RegExp }[] = [
     { name: "no member given", opts: {}, blocked: /needs --name MEMBER, --initial-advertise-peer-urls URL/ },
     { name: "a member not in --initial-cluster", opts: { etcd: { ...member, member: "cp-9" } }, blocked: /--name naming one of the --initial-cluster members \(cp-1\)/ },

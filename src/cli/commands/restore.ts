@@ -60,7 +60,7 @@ export const restorePlan = command({
     const output = values.json ? "json" : parseOutput(values.output, REPORT_FORMATS);
     parseDuration("--timeout", values.timeout, { bareSeconds: true }); // checked as the run would: the same command line must work for both
     return restorePlanCommand(
-      { backup: values.backup, store: values.store, veleroNamespace: values["velero-namespace"], output, etcd: etcdTargetFromFlags(values), env: io.env, ...clusterOptions(values), ...mode(values.mode) },
+      { backup: values.backup, store: values.store, veleroNamespace: values["velero-namespace"], output, etcd: etcdTargetFromFlags(values), env: io.env, ...clusterOptions(values), ...mode(values.mode), ...ageKeyOptions(values) },
       io,
     );
   },
