@@ -71,9 +71,13 @@ export function kubeApplyTarget(client: RawClient, discovery = new Discovery(cli
       const namespaces = [...groups].find(([, g]) => g.r.group === "" && g.r.kind === "Namespace");
       const created = new Set<string>();
       if (namespaces) {
-        await list(...namespaces);
-        const existing = listed.get(namespaces[0])!;
-        for (const name of namespaces[1].names) if (!existing.has(name)) created.add(name);
+        try {
+          await list(...namespaces);
+          const existing = listed.get(namespaces[0])!;
+          for (const name of namespaces[1].names) if (!existing.has(name)) created.add(name);
+        } catch {
+          // May get but not list namespaces (RBAC): no shortcut, each object is looked up as before.
+        }
       }
       for (const [k, g] of groups) if (g.ns !== "" && created.has(g.ns)) listed.set(k, new Map());
       // Listing pays off only for several objects of a kind in a namespace (a namespace may hold thousands of

@@ -82,6 +82,19 @@ describe("kube apply target", () => {
     assert.deepEqual(reads.filter((r) => r.includes("/shop/")), ["GET /api/v1/namespaces/shop/configmaps?limit=500"]);
     assert.ok(reads.includes("GET /api/v1/namespaces?limit=500"), "the namespaces themselves are listed once");
   });
+
+  it("one who may not list namespaces still applies: each object is looked up as before", async () => {
+    const api = memoryApiserver([cm("shop", "a")]);
+    const get = api.client.get.bind(api.client);
+    api.client.get = async <T>(path: string) => {
+      if (path.startsWith("/api/v1/namespaces?")) throw new Error('namespaces is forbidden: User "dev" cannot list resource "namespaces"');
+      return get<T>(path);
+    };
+    const objects = [{ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } }, ...["a", "b", "c", "d"].map((n) => cm("shop", n))];
+    const summary = await orderedApply(objects, kubeApplyTarget(api.client));
+    assert.equal(summary.counts.failed, 0);
+    assert.equal(summary.counts.unchanged, 1, "shop/a was there and is seen");
+  });
 });
 
 describe("kube apply target, a CRD the apiserver has Established but not yet in discovery", () => {
