@@ -7,6 +7,7 @@ import { PassThrough, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { compressionOfKey, compressor, DEFAULT_SNAPSHOT_COMPRESSION, decompressor, type SnapshotCompression } from "./compression.js";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
+import { EtcdCallError } from "./snapshot-call.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
 import { BoltRevisionReader } from "./bolt-revision.js";
 import { encryptStage, plaintextStages, SnapshotEncryptionError, type AgeIdentity, type EncryptionTarget, type SnapshotEncryption } from "./snapshot-encryption.js";
@@ -158,7 +159,9 @@ class SnapshotBytes extends Transform {
   }
 
   constructor() {
-    super({ writableObjectMode: true, readableHighWaterMark: OUTPUT_CHUNK_BYTES });
+    // Chunks from etcd are up to 1 MiB each (snapshot-response-decoder.ts): two waiting, not the 16 objects of
+    // object mode's default.
+    super({ writableObjectMode: true, writableHighWaterMark: 2, readableHighWaterMark: OUTPUT_CHUNK_BYTES });
   }
 
   /** Called for every chunk that passes: the stall watchdog. */
@@ -184,8 +187,9 @@ class SnapshotBytes extends Transform {
       this.dataHash.update(joined.subarray(0, cut));
       this.tail = Buffer.from(joined.subarray(cut));
     }
-    // etcd sends 32 KiB messages: passed on one by one, every later stage (compression on the thread pool,
-    // hashing, the file write) would pay its per-chunk round trip 30 times per MiB.
+    // Smaller chunks (etcd's own 32 KiB messages, from a client that does not merge them) are gathered: passed on
+    // one by one, every later stage (compression on the thread pool, hashing, the file write) would pay its
+    // per-chunk round trip 30 times per MiB.
     this.pending.push(blob);
     this.pendingBytes += blob.length;
     if (this.pendingBytes >= OUTPUT_CHUNK_BYTES) this.pushPending();
@@ -340,7 +344,8 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
       const cause = putFailure ?? first?.error;
       throw new SnapshotUploadError(`storing the snapshot failed: ${(cause as Error).message}`, { cause });
     }
-    throw new SnapshotStreamError(`the snapshot stream from etcd broke: ${(first?.error ?? (err as Error)).message}`, { cause: first?.error ?? err });
+    const cause = first?.error ?? (err as Error);
+    throw new SnapshotStreamError(`the snapshot stream from etcd broke: ${cause.message}`, { cause, recoverable: !(cause instanceof EtcdCallError && cause.permanent) });
   }
   // Both sides are done: a watchdog left armed would hold the process (and a CLI's exit) for idleMs.
   clearTimeout(idle);
