@@ -1,16 +1,14 @@
-// A small client for etcd's Maintenance service: Status over grpc-js with the descriptor compiled from
-// proto/etcd, Snapshot over Node's HTTP/2 directly (snapshot-call.ts: it carries the whole database). Why not the
-// etcd3 package: it reads its .proto files from disk when imported, which the single executable cannot provide,
-// and twinsnap needs two calls of it.
+// A small client for etcd's Maintenance service (Status, Snapshot), as gRPC over Node's HTTP/2 (etcd-call.ts).
+// Why not the etcd3 package: it reads its .proto files from disk when imported, which the single executable
+// cannot provide, and twinsnap needs two calls of it.
 // TLS as on kubeadm control planes: CA, client certificate and key (e.g. /etc/kubernetes/pki/etcd/).
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
-import * as grpc from "@grpc/grpc-js";
-import { Wire } from "../grpc/wire.js";
-import { snapshotCall, type EtcdTls } from "./snapshot-call.js";
-import type { EtcdHeader } from "./snapshot-response-decoder.js";
+import { snapshotCall, statusCall, type EtcdTls } from "./etcd-call.js";
+import type { EtcdStatus } from "./etcd-wire.js";
 
-export type { EtcdHeader, SnapshotChunk } from "./snapshot-response-decoder.js";
+export type { EtcdHeader, EtcdStatus } from "./etcd-wire.js";
+export type { SnapshotChunk } from "./snapshot-response-decoder.js";
 
 export interface EtcdConnectionOptions {
   endpoints: string[];
@@ -21,14 +19,6 @@ export interface EtcdConnectionOptions {
   dialTimeoutMs?: number;
 }
 
-export interface EtcdStatus {
-  header: EtcdHeader;
-  version: string;
-  dbSize: string;
-  leader: string;
-  errors: string[];
-}
-
 export interface EtcdMaintenance {
   /** The member that answered first, with its status. */
   status(): Promise<EtcdStatus>;
@@ -37,40 +27,28 @@ export interface EtcdMaintenance {
   close(): void;
 }
 
-type MaintenanceClient = grpc.Client & {
-  Status(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: EtcdStatus) => void): void;
-};
-
 export function connectEtcd(opts: EtcdConnectionOptions): EtcdMaintenance {
   if (opts.endpoints.length === 0) throw new Error("no etcd endpoints given");
   const tls: EtcdTls | undefined = opts.caFile
     ? { ca: readFileSync(opts.caFile), ...(opts.certFile ? { cert: readFileSync(opts.certFile) } : {}), ...(opts.keyFile ? { key: readFileSync(opts.keyFile) } : {}) }
     : undefined;
-  const credentials = tls ? grpc.credentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
-  const clients = opts.endpoints.map((endpoint) => {
+  const members = opts.endpoints.map((endpoint) => {
     const url = new URL(endpoint);
     if (url.protocol === "https:" && !opts.caFile) throw new Error(`${endpoint} uses TLS: pass the etcd CA (and client certificate and key)`);
-    return { url, endpoint, client: new Wire.EtcdMaintenance(url.host, credentials, {
-      // grpc's default backoff grows to 2 minutes while etcd is down; a coordinator should see it back within the
-      // retries of one snapshot.
-      "grpc.initial_reconnect_backoff_ms": 500,
-      "grpc.max_reconnect_backoff_ms": 5000,
-    }) as unknown as MaintenanceClient };
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`${endpoint} is not an etcd client URL (http:// or https://)`);
+    return { url, endpoint };
   });
   const timeout = opts.dialTimeoutMs ?? 5000;
-  let chosen: (typeof clients)[number] | undefined;
-
-  const statusOf = (c: MaintenanceClient) =>
-    new Promise<EtcdStatus>((resolve, reject) => c.Status({}, { deadline: Date.now() + timeout }, (err, res) => (err ? reject(err) : resolve(res))));
+  let chosen: URL | undefined;
 
   return {
+    // Each call opens its own connection: a member that restarted between two snapshots is simply dialled again.
     async status() {
       const failures: string[] = [];
-      for (const candidate of clients) {
-        const { endpoint, client } = candidate;
+      for (const { url, endpoint } of members) {
         try {
-          const s = await statusOf(client);
-          chosen = candidate;
+          const s = await statusCall(url, tls, timeout);
+          chosen = url;
           return s;
         } catch (err) {
           failures.push(`${endpoint}: ${(err as Error).message}`);
@@ -81,10 +59,10 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdMaintenance {
     async snapshot() {
       if (!chosen) await this.status();
       // A stream that stalls (a half-open connection) is caught by the caller's idle watchdog (snapshot.ts).
-      return snapshotCall(chosen!.url, tls);
+      return snapshotCall(chosen!, tls);
     },
     close() {
-      for (const { client } of clients) client.close();
+      // nothing held open between calls
     },
   };
 }

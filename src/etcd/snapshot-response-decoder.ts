@@ -8,13 +8,7 @@
 // to send after it, its header the stream's first header (null on later chunks). The first message is a chunk of
 // its own: its remaining_bytes plus its blob is the size etcd announces for the database (etcd's sha256 trailer
 // comes after, with remaining_bytes 0), which a merge with the trailer would blur on a small database.
-
-/** What etcd says about itself in a response: numbers as decimal strings (they are 64-bit). */
-export interface EtcdHeader {
-  cluster_id: string;
-  member_id: string;
-  revision: string;
-}
+import { decodeResponseHeader, EtcdWireError, readVarint, type EtcdHeader } from "./etcd-wire.js";
 
 /** A run of SnapshotResponse messages, read as one. */
 export interface SnapshotChunk {
@@ -30,11 +24,6 @@ export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 const PREFIX_BYTES = 5;
-
-/** The bytes are not a stream of SnapshotResponse messages (a proxy, another server, a damaged stream). */
-export class SnapshotWireError extends Error {
-  override readonly name = "SnapshotWireError";
-}
 
 export class SnapshotResponseDecoder {
   private readonly prefix = Buffer.alloc(PREFIX_BYTES);
@@ -67,10 +56,10 @@ export class SnapshotResponseDecoder {
         if (this.prefixHave < PREFIX_BYTES) break;
         this.prefixHave = 0;
         const flag = this.prefix[0]!;
-        if (flag === 1) throw new SnapshotWireError(`message ${this.messages + 1} is compressed, which etcd never does: this is not etcd's snapshot stream`);
-        if (flag !== 0) throw new SnapshotWireError(`message ${this.messages + 1} does not start with a gRPC prefix (first byte 0x${flag.toString(16)}): this is not etcd's snapshot stream`);
+        if (flag === 1) throw new EtcdWireError(`message ${this.messages + 1} is compressed, which etcd never does: this is not etcd's snapshot stream`);
+        if (flag !== 0) throw new EtcdWireError(`message ${this.messages + 1} does not start with a gRPC prefix (first byte 0x${flag.toString(16)}): this is not etcd's snapshot stream`);
         const length = this.prefix.readUInt32BE(1);
-        if (length > MAX_MESSAGE_BYTES) throw new SnapshotWireError(`message ${this.messages + 1} announces ${length} bytes, more than any etcd sends: this is not etcd's snapshot stream`);
+        if (length > MAX_MESSAGE_BYTES) throw new EtcdWireError(`message ${this.messages + 1} announces ${length} bytes, more than any etcd sends: this is not etcd's snapshot stream`);
         this.messageLength = length;
         this.scratchHave = 0;
         if (length > 0) continue;
@@ -98,7 +87,7 @@ export class SnapshotResponseDecoder {
   end(): SnapshotChunk[] {
     if (this.messageLength >= 0 || this.prefixHave > 0) {
       const part = this.messageLength >= 0 ? `${this.scratchHave} of its ${this.messageLength} bytes` : `${this.prefixHave} bytes of its 5-byte prefix`;
-      throw new SnapshotWireError(`etcd's snapshot stream ended inside message ${this.messages + 1} (${part})`);
+      throw new EtcdWireError(`etcd's snapshot stream ended inside message ${this.messages + 1} (${part})`);
     }
     const done: SnapshotChunk[] = [];
     if (this.outHave > 0) this.emit(done, this.out!.subarray(0, this.outHave), this.remaining);
@@ -112,26 +101,26 @@ export class SnapshotResponseDecoder {
     let i = start;
     while (i < end) {
       let key: bigint;
-      [key, i] = varint(m, i, end);
+      [key, i] = readVarint(m, i, end);
       const field = Number(key >> 3n);
       const wire = Number(key & 7n);
       if (wire === 0) {
         let value: bigint;
-        [value, i] = varint(m, i, end);
+        [value, i] = readVarint(m, i, end);
         if (field === 2) this.remaining = value;
       } else if (wire === 2) {
         let length: bigint;
-        [length, i] = varint(m, i, end);
+        [length, i] = readVarint(m, i, end);
         const to = i + Number(length);
-        if (to > end) throw new SnapshotWireError(`message ${this.messages}: field ${field} runs past the message's end`);
-        if (field === 1) this.header ??= decodeHeader(m, i, to);
+        if (to > end) throw new EtcdWireError(`message ${this.messages}: field ${field} runs past the message's end`);
+        if (field === 1) this.header ??= decodeResponseHeader(m, i, to);
         else if (field === 3) this.append(m, i, to);
         i = to;
       } else if (wire === 1 || wire === 5) {
         i += wire === 1 ? 8 : 4;
-        if (i > end) throw new SnapshotWireError(`message ${this.messages}: field ${field} runs past the message's end`);
+        if (i > end) throw new EtcdWireError(`message ${this.messages}: field ${field} runs past the message's end`);
       } else {
-        throw new SnapshotWireError(`message ${this.messages}: field ${field} has wire type ${wire}, which SnapshotResponse does not use`);
+        throw new EtcdWireError(`message ${this.messages}: field ${field} has wire type ${wire}, which SnapshotResponse does not use`);
       }
     }
     // Chunks filled by this message are finished now that all of its fields are read (remaining_bytes may come
@@ -167,36 +156,4 @@ export class SnapshotResponseDecoder {
   }
 
   private filled: { blob: Buffer; blobAfter: number }[] = [];
-}
-
-function varint(b: Buffer, i: number, end: number): [bigint, number] {
-  let value = 0n;
-  let shift = 0n;
-  for (;;) {
-    if (i >= end) throw new SnapshotWireError("a number runs past the message's end");
-    const byte = b[i++]!;
-    value |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) return [value, i];
-    shift += 7n;
-    if (shift > 63n) throw new SnapshotWireError("a number is longer than 64 bits");
-  }
-}
-
-/** ResponseHeader: cluster_id = 1, member_id = 2, revision = 3 (int64), raft_term = 4. */
-function decodeHeader(m: Buffer, start: number, end: number): EtcdHeader {
-  const header: EtcdHeader = { cluster_id: "0", member_id: "0", revision: "0" };
-  let i = start;
-  while (i < end) {
-    let key: bigint;
-    [key, i] = varint(m, i, end);
-    const field = Number(key >> 3n);
-    const wire = Number(key & 7n);
-    if (wire !== 0) throw new SnapshotWireError(`the response header's field ${field} has wire type ${wire}; all of its fields are numbers`);
-    let value: bigint;
-    [value, i] = varint(m, i, end);
-    if (field === 1) header.cluster_id = value.toString();
-    else if (field === 2) header.member_id = value.toString();
-    else if (field === 3) header.revision = BigInt.asIntN(64, value).toString();
-  }
-  return header;
 }

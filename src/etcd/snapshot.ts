@@ -7,7 +7,7 @@ import { PassThrough, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { compressionOfKey, compressor, DEFAULT_SNAPSHOT_COMPRESSION, decompressor, type SnapshotCompression } from "./compression.js";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
-import { EtcdCallError } from "./snapshot-call.js";
+import { EtcdCallError } from "./etcd-call.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
 import { BoltRevisionReader } from "./bolt-revision.js";
 import { encryptStage, plaintextStages, SnapshotEncryptionError, type AgeIdentity, type EncryptionTarget, type SnapshotEncryption } from "./snapshot-encryption.js";

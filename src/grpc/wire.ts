@@ -35,7 +35,6 @@ export const Wire = {
   RestoreItemActionV1: serviceAt("generated.RestoreItemAction"),
   BackupItemActionV2: serviceAt("v2.BackupItemAction"),
   RestoreItemActionV2: serviceAt("v2.RestoreItemAction"),
-  EtcdMaintenance: serviceAt("etcdserverpb.Maintenance"),
 } as const;
 
 // ---- message shapes (as proto-loader decodes them with the options above) ----

@@ -9,7 +9,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Etcd3 } from "etcd3";
 import { REPO_ROOT } from "../support/fixtures.js";
-import { startEtcdOn, startStandaloneEtcd } from "../support/control-plane.js";
+import { connectEtcd } from "../../src/etcd/etcd-client.js";
+import { saveSnapshot, SnapshotStreamError } from "../../src/etcd/snapshot.js";
+import { FilesystemStore } from "../../src/store/filesystem-store.js";
+import { startEtcdOn, startStandaloneEtcd, startTlsEtcd, type TlsEtcd } from "../support/control-plane.js";
+import { stallingProxy } from "../support/tcp-proxies.js";
 import { peer } from "../support/peers.js";
 
 const run = promisify(execFile);
@@ -141,5 +145,75 @@ describe("etcd snapshots on a real etcd", function () {
     assert.match(result.stderr, /etcd is not reachable/);
     assert.ok(!existsSync(join(storeDir, "snapshots", "never.db.zst")));
     assert.ok(!readdirSync(join(storeDir, "snapshots")).some((f) => f.includes("partial")));
+  });
+});
+
+describe("etcd snapshots from a member that serves TLS and asks for a client certificate (kubeadm's)", function () {
+  this.timeout(120_000);
+  let etcd: TlsEtcd;
+  const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-store-tls-"));
+  const snapshot = (name: string, tls: string[]) =>
+    run(TWINSNAP, ["etcd", "snapshot", "--endpoints", etcd.endpoint, "--store", `file://${storeDir}`, "--name", name, ...tls]).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+
+  before(async () => {
+    etcd = await startTlsEtcd("snapshot-tls");
+    const client = new Etcd3({ hosts: etcd.endpoint, credentials: { rootCertificate: readFileSync(etcd.pki.etcd.ca), certChain: readFileSync(etcd.pki.etcd.healthcheckCert), privateKey: readFileSync(etcd.pki.etcd.healthcheckKey) } });
+    for (let i = 0; i < 100; i++) await client.put(`/registry/secrets/shop/s-${i}`).value(randomBytes(2000).toString("base64"));
+    client.close();
+  });
+  after(async () => etcd?.stop());
+
+  it("with etcd's CA and a client certificate it signed: stored, and etcdutl reads it", async () => {
+    const result = await snapshot("tls", ["--cacert", etcd.pki.etcd.ca, "--cert", etcd.pki.etcd.healthcheckCert, "--key", etcd.pki.etcd.healthcheckKey, "--etcdutl", peer("ETCDUTL_BIN")]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /Warning/, `nothing on stderr an operator would have to wonder about:\n${result.stderr}`);
+    const record = JSON.parse(result.stdout);
+    assert.ok(record.etcdutl.totalKey >= 100);
+    assert.equal(record.etcdutl.revision, Number(record.revision));
+  });
+
+  it("the wrong CA (the cluster's, not etcd's) is refused with the reason, and nothing is stored", async () => {
+    const result = await snapshot("wrong-ca", ["--cacert", etcd.pki.ca, "--cert", etcd.pki.etcd.healthcheckCert, "--key", etcd.pki.etcd.healthcheckKey]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /etcd is not reachable: .*certificate/i);
+    assert.ok(!existsSync(join(storeDir, "snapshots", "wrong-ca.db.zst")));
+  });
+
+  it("no client certificate: etcd refuses the connection, and the error says so", async () => {
+    const result = await snapshot("no-cert", ["--cacert", etcd.pki.etcd.ca]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /etcd is not reachable/);
+    assert.ok(!existsSync(join(storeDir, "snapshots", "no-cert.db.zst")));
+  });
+});
+
+describe("an etcd snapshot whose connection goes silent halfway (a half-open path)", function () {
+  this.timeout(120_000);
+
+  it("fails within the idle limit, as a retryable error, and stores nothing", async () => {
+    const etcd = await startStandaloneEtcd("snapshot-stall");
+    const proxy = await stallingProxy({ host: "127.0.0.1", port: Number(new URL(etcd.endpoint).port) });
+    const storeDir = mkdtempSync(join(tmpdir(), "twinsnap-store-stall-"));
+    const client = connectEtcd({ endpoints: [`http://${proxy.host}:${proxy.port}`] });
+    try {
+      const writer = new Etcd3({ hosts: etcd.endpoint });
+      // More than the HTTP/2 windows hold (1 MiB each), so the stall catches the stream in flight.
+      for (let i = 0; i < 60; i++) await writer.put(`/registry/configmaps/big/cm-${i}`).value(randomBytes(100_000).toString("base64"));
+      writer.close();
+      const started = Date.now();
+      await assert.rejects(
+        saveSnapshot(client, new FilesystemStore(storeDir), "snapshots/stalled.db.zst", { idleMs: 1500, onProgress: () => proxy.stall() }),
+        (err: Error) => err instanceof SnapshotStreamError && err.recoverable && /nothing moved for 1.5 s/.test(err.message),
+      );
+      assert.ok(Date.now() - started < 30_000);
+      assert.deepEqual(readdirSync(storeDir, { recursive: true }).filter((f) => String(f).includes("stalled")), []);
+    } finally {
+      client.close();
+      await proxy.close();
+      await etcd.stop();
+    }
   });
 });

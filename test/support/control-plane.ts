@@ -3,11 +3,12 @@
 // which is kept when a test run fails.
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import https from "node:https";
+import { makePki, type Pki } from "./node/pki.js";
 import { peer } from "./peers.js";
 
 export interface ControlPlane {
@@ -186,6 +187,52 @@ export async function startEtcdOn(dir: string, dataDir: string, extraArgs: strin
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const child = await startEtcd(dir, dataDir, clientPort, peerPort, extraArgs);
   return { endpoint: `http://127.0.0.1:${clientPort}`, stop: () => stopProcess(child) };
+}
+
+export interface TlsEtcd {
+  endpoint: string;
+  /** kubeadm's layout: pki.etcd.ca, pki.etcd.healthcheckCert/Key (a client etcd accepts), pki.ca (another CA). */
+  pki: Pki;
+  stop(): Promise<void>;
+}
+
+/** A single etcd member on loopback that serves TLS and asks every client for a certificate, as kubeadm's do. */
+export async function startTlsEtcd(name: string): Promise<TlsEtcd> {
+  const dir = mkdtempSync(join(tmpdir(), `twinsnap-${name}-`));
+  const pki = makePki(dir, "127.0.0.1", "localhost");
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const url = `https://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const child = startProcess(dir, "etcd", peer("ETCD_BIN"), [
+    "--name=test",
+    `--data-dir=${join(dir, "etcd-data")}`,
+    `--listen-client-urls=${url}`,
+    `--advertise-client-urls=${url}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=test=${peerUrl}`,
+    `--cert-file=${pki.etcd.serverCert}`,
+    `--key-file=${pki.etcd.serverKey}`,
+    `--trusted-ca-file=${pki.etcd.ca}`,
+    "--client-cert-auth=true",
+    "--log-level=warn",
+  ]);
+  const tls = { ca: readFileSync(pki.etcd.ca), cert: readFileSync(pki.etcd.healthcheckCert), key: readFileSync(pki.etcd.healthcheckKey) };
+  const healthy = () =>
+    new Promise<boolean>((resolve, reject) => {
+      const req = https.get(`${url}/health`, { ...tls, timeout: 5000 }, (res) => (res.resume(), resolve(res.statusCode === 200)));
+      req.on("error", reject);
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+    });
+  await waitFor("etcd (TLS)", healthy, 30_000, join(dir, "etcd.log"), child);
+  return {
+    endpoint: url,
+    pki,
+    async stop() {
+      await stopProcess(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** bindAddress "::1": the apiserver listens on the IPv6 loopback only (its server URL is https://[::1]:port). */

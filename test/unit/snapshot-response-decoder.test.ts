@@ -2,7 +2,8 @@
 // that read exactly as the messages would, however the network cut the bytes.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { SnapshotResponseDecoder, SnapshotWireError, type SnapshotChunk } from "../../src/etcd/snapshot-response-decoder.js";
+import { EtcdWireError } from "../../src/etcd/etcd-wire.js";
+import { SnapshotResponseDecoder, type SnapshotChunk } from "../../src/etcd/snapshot-response-decoder.js";
 import { bytesField, encode, etcdSnapshotBody, etcdStream, frame, key, numberField, varint } from "../support/snapshot-wire.js";
 
 function decodeAll(decoder: SnapshotResponseDecoder, pieces: Buffer[]): SnapshotChunk[] {
@@ -109,7 +110,7 @@ describe("the snapshot response decoder", () => {
     assert.deepEqual(decodeAll(new SnapshotResponseDecoder(), []), []);
   });
 
-  describe("bytes that are not etcd's snapshot stream fail with a SnapshotWireError that says why", () => {
+  describe("bytes that are not etcd's snapshot stream fail with a EtcdWireError that says why", () => {
     const cases: [string, Buffer, RegExp][] = [
       ["a compressed message", frame(bytesField(3, Buffer.from("x")), 1), /message 1 is compressed/],
       ["a length read from garbage", Buffer.from("HTTP/1.1 200 OK\r\n"), /does not start with a gRPC prefix \(first byte 0x48\)/],
@@ -121,7 +122,7 @@ describe("the snapshot response decoder", () => {
       ["a header field that is not a number", frame(bytesField(1, bytesField(1, Buffer.from("x")))), /header's field 1 has wire type 2/],
     ];
     for (const [what, bytes, message] of cases) {
-      it(what, () => assert.throws(() => decodeAll(new SnapshotResponseDecoder(), [bytes]), (err: Error) => err instanceof SnapshotWireError && message.test(err.message)));
+      it(what, () => assert.throws(() => decodeAll(new SnapshotResponseDecoder(), [bytes]), (err: Error) => err instanceof EtcdWireError && message.test(err.message)));
     }
   });
 

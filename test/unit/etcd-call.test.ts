@@ -1,6 +1,6 @@
-// Maintenance.Snapshot over Node's HTTP/2, against loopback servers that answer as etcd does and as etcd does not:
-// a refusal before any message, a plain HTTP server, a stream reset halfway, a stream without its status, a reader
-// slower than the network, a reader that gives up.
+// etcd's Maintenance calls (Status, Snapshot) over Node's HTTP/2, against loopback servers that answer as etcd
+// does and as it does not: a refusal before any message, a plain HTTP server, a connection cut halfway, a stream
+// without its status, a member that never answers, a reader slower than the network, a reader that gives up.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -10,25 +10,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EtcdMaintenance, SnapshotChunk } from "../../src/etcd/etcd-client.js";
-import { EtcdCallError, snapshotCall } from "../../src/etcd/snapshot-call.js";
+import { EtcdCallError, snapshotCall, statusCall } from "../../src/etcd/etcd-call.js";
+import { EtcdWireError } from "../../src/etcd/etcd-wire.js";
 import { saveSnapshot, SnapshotStreamError } from "../../src/etcd/snapshot.js";
 import { FilesystemStore } from "../../src/store/filesystem-store.js";
-import { encode, etcdSnapshotBody } from "../support/snapshot-wire.js";
+import { bytesField, encode, etcdSnapshotBody, frame, numberField } from "../support/snapshot-wire.js";
 
-type Answer = (stream: http2.ServerHttp2Stream) => void;
+type Answer = (stream: http2.ServerHttp2Stream, path: string) => void;
 
 /** An HTTP/2 server on loopback that answers the snapshot call with `answer`. */
 async function fakeEtcd(answer: Answer): Promise<{ url: URL; server: http2.Http2Server; close: () => Promise<void> }> {
   const server = http2.createServer();
   server.on("stream", (stream, headers) => {
-    assert.equal(headers[":path"], "/etcdserverpb.Maintenance/Snapshot");
     stream.on("error", () => undefined); // a reset the answer itself sends, or the client's cancel
-    answer(stream);
+    answer(stream, String(headers[":path"]));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   return { url, server, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
+
+/** A StatusResponse: header (revision 77), version "3.6.0", dbSize 1 MiB. */
+const frameStatus = frame(Buffer.concat([bytesField(1, numberField(3, 77n)), bytesField(2, Buffer.from("3.6.0")), numberField(3, 1048576n)]));
 
 const grpcHeaders = { ":status": 200, "content-type": "application/grpc" };
 
@@ -56,7 +59,7 @@ function maintenanceAt(url: URL, db: Buffer): EtcdMaintenance {
 
 const store = () => new FilesystemStore(mkdtempSync(join(tmpdir(), "twinsnap-unit-snapcall-")));
 
-describe("the snapshot call over HTTP/2", () => {
+describe("etcd's calls over HTTP/2", () => {
   const servers: { close: () => Promise<void> }[] = [];
   const serve = async (answer: Answer) => {
     const s = await fakeEtcd(answer);
@@ -67,7 +70,30 @@ describe("the snapshot call over HTTP/2", () => {
     await Promise.all(servers.splice(0).map((s) => s.close()));
   });
 
-  it("gives the database etcd sent, in chunks of 1 MiB after the first message, with etcd's header", async () => {
+  it("Status: the member's answer, decoded", async () => {
+    const { url } = await serve((stream, path) => {
+      assert.equal(path, "/etcdserverpb.Maintenance/Status");
+      answersWith(frameStatus)(stream, path);
+    });
+    const status = await statusCall(url, undefined, 5000);
+    assert.equal(status.version, "3.6.0");
+    assert.equal(status.dbSize, "1048576");
+    assert.equal(status.header.revision, "77");
+  });
+
+  it("Status: a member that accepts the connection and never answers fails after the timeout given", async () => {
+    const { url } = await serve(() => undefined);
+    const started = Date.now();
+    await assert.rejects(statusCall(url, undefined, 300), (err: Error) => err instanceof EtcdCallError && err.grpcCode === 4 && /did not answer within 0.3 s/.test(err.message));
+    assert.ok(Date.now() - started < 3000);
+  });
+
+  it("Status: an answer that is not one message is an EtcdWireError", async () => {
+    const { url } = await serve(answersWith(Buffer.concat([frameStatus, frameStatus])));
+    await assert.rejects(statusCall(url, undefined, 5000), (err: Error) => err instanceof EtcdWireError && /announces a \d+-byte message and carries \d+ bytes/.test(err.message));
+  });
+
+  it("Snapshot: gives the database etcd sent, in chunks of 1 MiB after the first message, with etcd's header", async () => {
     const db = randomBytes(3 * 1024 * 1024 + 100);
     const { url } = await serve(answersWith(etcdSnapshotBody(db)));
     const chunks = await readAll(snapshotCall(url, undefined));
@@ -94,7 +120,7 @@ describe("the snapshot call over HTTP/2", () => {
     await assert.rejects(readAll(snapshotCall(url, undefined)), (err: Error) => {
       assert.ok(err instanceof EtcdCallError);
       assert.equal(err.grpcCode, 7);
-      assert.match(err.message, /ended the snapshot with PERMISSION_DENIED \(7\): etcdserver: permission denied$/);
+      assert.match(err.message, /ended the Snapshot call with PERMISSION_DENIED \(7\): etcdserver: permission denied$/);
       return true;
     });
     await assert.rejects(saveSnapshot(maintenanceAt(url, Buffer.alloc(10)), store(), "snapshots/refused.db.zst"), (err: Error) => {
@@ -146,7 +172,7 @@ describe("the snapshot call over HTTP/2", () => {
       stream.respond(grpcHeaders);
       stream.end(etcdSnapshotBody(db));
     });
-    await assert.rejects(readAll(snapshotCall(url, undefined)), /ended the snapshot stream without a gRPC status/);
+    await assert.rejects(readAll(snapshotCall(url, undefined)), /ended the Snapshot stream without a gRPC status/);
   });
 
   it("bytes that are not SnapshotResponse messages fail the call with what was wrong", async () => {
