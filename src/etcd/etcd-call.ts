@@ -5,6 +5,7 @@
 // its IP, as kubeadm's https://127.0.0.1:2379 is, grpc-js made Node print a deprecation warning on every run.
 import http2 from "node:http2";
 import { Readable } from "node:stream";
+import type { ChunkPool } from "./chunk-pool.js";
 import { decodeStatusResponse, EtcdWireError, type EtcdStatus } from "./etcd-wire.js";
 import { SnapshotResponseDecoder } from "./snapshot-response-decoder.js";
 
@@ -128,8 +129,8 @@ function onlyMessage(body: Buffer): Buffer {
 }
 
 /** The snapshot stream of the member at `endpoint`: object mode, one SnapshotChunk per item. */
-export function snapshotCall(endpoint: URL, tls: EtcdTls | undefined): Readable {
-  const decoder = new SnapshotResponseDecoder();
+export function snapshotCall(endpoint: URL, tls: EtcdTls | undefined, pool?: ChunkPool): Readable {
+  const decoder = new SnapshotResponseDecoder(pool);
   // Two chunks waiting at most: with 1 MiB chunks, memory stays flat whatever the size of the database.
   const out = new Readable({
     objectMode: true,

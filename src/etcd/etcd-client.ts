@@ -4,6 +4,7 @@
 // TLS as on kubeadm control planes: CA, client certificate and key (e.g. /etc/kubernetes/pki/etcd/).
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
+import type { ChunkPool } from "./chunk-pool.js";
 import { snapshotCall, statusCall, type EtcdTls } from "./etcd-call.js";
 import type { EtcdStatus } from "./etcd-wire.js";
 
@@ -22,8 +23,11 @@ export interface EtcdConnectionOptions {
 export interface EtcdMaintenance {
   /** The member that answered first, with its status. */
   status(): Promise<EtcdStatus>;
-  /** The snapshot stream of the member that answered status(); object mode, one SnapshotChunk per item. */
-  snapshot(): Promise<Readable>;
+  /**
+   * The snapshot stream of the member that answered status(); object mode, one SnapshotChunk per item, their
+   * blobs from `pool` when one is given (the consumer gives them back: chunk-pool.ts).
+   */
+  snapshot(options?: { pool?: ChunkPool }): Promise<Readable>;
   close(): void;
 }
 
@@ -56,10 +60,10 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdMaintenance {
       }
       throw new Error(failures.join("; "));
     },
-    async snapshot() {
+    async snapshot(options) {
       if (!chosen) await this.status();
       // A stream that stalls (a half-open connection) is caught by the caller's idle watchdog (snapshot.ts).
-      return snapshotCall(chosen!, tls);
+      return snapshotCall(chosen!, tls, options?.pool);
     },
     close() {
       // nothing held open between calls

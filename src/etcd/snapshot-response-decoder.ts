@@ -8,6 +8,7 @@
 // to send after it, its header the stream's first header (null on later chunks). The first message is a chunk of
 // its own: its remaining_bytes plus its blob is the size etcd announces for the database (etcd's sha256 trailer
 // comes after, with remaining_bytes 0), which a merge with the trailer would blur on a small database.
+import { ChunkPool } from "./chunk-pool.js";
 import { decodeResponseHeader, EtcdWireError, readVarint, type EtcdHeader } from "./etcd-wire.js";
 
 /** A run of SnapshotResponse messages, read as one. */
@@ -41,7 +42,14 @@ export class SnapshotResponseDecoder {
   private messages = 0;
   private chunks = 0;
 
-  constructor(private readonly chunkBytes = SNAPSHOT_CHUNK_BYTES) {}
+  private readonly pool: ChunkPool;
+  private readonly chunkBytes: number;
+
+  /** Chunks are `chunkBytes` long, or taken from `pool` (whose consumer gives them back: chunk-pool.ts). */
+  constructor(chunkBytesOrPool: number | ChunkPool = SNAPSHOT_CHUNK_BYTES) {
+    this.pool = typeof chunkBytesOrPool === "number" ? new ChunkPool(chunkBytesOrPool) : chunkBytesOrPool;
+    this.chunkBytes = this.pool.chunkBytes;
+  }
 
   /** Takes the next bytes of the stream; returns the chunks they completed (usually none or one). */
   write(data: Buffer): SnapshotChunk[] {
@@ -137,7 +145,7 @@ export class SnapshotResponseDecoder {
 
   private append(m: Buffer, from: number, to: number): void {
     while (from < to) {
-      this.out ??= Buffer.allocUnsafeSlow(this.chunkBytes);
+      this.out ??= this.pool.take();
       const n = Math.min(to - from, this.chunkBytes - this.outHave);
       m.copy(this.out, this.outHave, from, from + n);
       this.outHave += n;

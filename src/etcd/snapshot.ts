@@ -7,7 +7,9 @@ import { PassThrough, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { compressionOfKey, compressor, DEFAULT_SNAPSHOT_COMPRESSION, decompressor, type SnapshotCompression } from "./compression.js";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
+import { ChunkPool, givingBackAfter } from "./chunk-pool.js";
 import { EtcdCallError } from "./etcd-call.js";
+import { SNAPSHOT_CHUNK_BYTES } from "./snapshot-response-decoder.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
 import { BoltRevisionReader } from "./bolt-revision.js";
 import { encryptStage, plaintextStages, SnapshotEncryptionError, type AgeIdentity, type EncryptionTarget, type SnapshotEncryption } from "./snapshot-encryption.js";
@@ -296,7 +298,8 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
   let idle: NodeJS.Timeout | undefined;
   try {
     if (options.signal?.aborted) throw new SnapshotAbortedError("stopped before the snapshot started");
-    const stream = await client.snapshot();
+    const pool = new ChunkPool(SNAPSHOT_CHUNK_BYTES);
+    const stream = await client.snapshot({ pool });
     const idleMs = options.idleMs ?? 60_000;
     const watchdog = () => {
       clearTimeout(idle);
@@ -308,7 +311,8 @@ export async function saveSnapshot(client: EtcdMaintenance, store: ObjectStore, 
       watchdog();
       options.onProgress?.(blobs.bytes, Number.isFinite(expected) ? expected : undefined);
     };
-    const compress = compressor(compression);
+    // A compressor reads etcd's chunks and passes on bytes of its own: it gives them back for the next ones.
+    const compress = compression === "none" ? compressor(compression) : givingBackAfter(compressor(compression), pool);
     // Encryption is a stage of its own after compression (ciphertext does not compress): etcd -> sha256 ->
     // compress -> round-trip check -> encrypt -> store.
     const encrypt = target ? encryptStage(target) : undefined;
