@@ -7,7 +7,8 @@
 // platform etcd ships for). Pages can only be read once, in file order, so a small index is kept while streaming —
 // each branch page's last child, each revision-key leaf's newest revision, each bucket's root — and the tree is
 // walked at the end: root bucket -> "key" bucket -> rightmost leaf. Memory: 8 bytes per page of the database
-// (0.2% of its size) plus the current page run.
+// (0.2% of its size) plus the current page run. Pages are read where they lie in the caller's buffers; only a page
+// split between two of them, and a run, are copied.
 
 const HEADER = 16;
 const ELEMENT = 16;
@@ -20,6 +21,9 @@ const MAGIC = 0xed0cdaed;
 /** A page run (a page and its overflow) larger than this is not read (etcd values are at most a few MiB). */
 const MAX_RUN_BYTES = 64 * 2 ** 20;
 
+/** A scratch buffer larger than this (a run of a large value) is let go after its run. */
+const KEEP_SCRATCH_BYTES = 4 * 2 ** 20;
+
 interface Meta {
   root: number;
   txid: bigint;
@@ -27,11 +31,20 @@ interface Meta {
 
 export class BoltRevisionReader {
   private pageSize = 0;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** The start of the file, until its first meta page tells the page size. */
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  /** A page split between two updates, gathered here (reused). */
+  private partial = Buffer.alloc(0);
+  private partialHave = 0;
   private nextPage = 0;
   private readonly metas: Meta[] = [];
-  private readonly runs: { pgid: number; parts: Buffer[]; missing: number }[] = [];
+  /**
+   * The page run being gathered: a page with overflow pages, which follow it in the file and belong to it (they
+   * have no header of their own). Gathered into `scratch`, reused from run to run; skipped runs are only counted.
+   */
+  private run: { pgid: number; have: number; bytes: number; skip: boolean } | undefined;
+  private scratch = Buffer.alloc(0);
   private readonly lastChild = new Map<number, number>();
   private newestRevision: Float64Array;
   private readonly buckets = new Map<number, Map<string, { root: number; inlineRevision?: number }>>();
@@ -42,29 +55,38 @@ export class BoltRevisionReader {
     this.newestRevision = new Float64Array(0);
   }
 
+  /** The next bytes of the file. They are read now, not kept: the caller may reuse them. */
   update(bytes: Buffer): void {
     if (this.broken) return;
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
     if (this.pageSize === 0) {
-      if (this.pendingBytes < HEADER + 12) return;
-      const head = Buffer.concat(this.pending);
-      this.pending = [head];
+      this.head.push(Buffer.from(bytes));
+      this.headBytes += bytes.length;
+      if (this.headBytes < HEADER + 12) return;
+      const head = Buffer.concat(this.head);
+      this.head = [];
       if (head.readUInt32LE(HEADER) !== MAGIC) return void (this.broken = true);
       this.pageSize = head.readUInt32LE(HEADER + 8);
       if (this.pageSize < 512 || this.pageSize > 65536) return void (this.broken = true);
       this.newestRevision = new Float64Array(Math.ceil(this.databaseBytes / this.pageSize)).fill(Number.NaN);
+      this.partial = Buffer.alloc(this.pageSize);
+      return this.pages(head);
     }
-    if (this.pendingBytes < this.pageSize) return;
-    let all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    this.pages(bytes);
+  }
+
+  private pages(bytes: Buffer): void {
     let at = 0;
-    while (all.length - at >= this.pageSize) {
-      this.page(this.nextPage++, all.subarray(at, at + this.pageSize));
-      at += this.pageSize;
+    if (this.partialHave > 0) {
+      const n = Math.min(this.pageSize - this.partialHave, bytes.length);
+      bytes.copy(this.partial, this.partialHave, 0, n);
+      this.partialHave += n;
+      at = n;
+      if (this.partialHave < this.pageSize) return;
+      this.partialHave = 0;
+      this.page(this.nextPage++, this.partial);
     }
-    all = all.subarray(at);
-    this.pending = all.length > 0 ? [Buffer.from(all)] : [];
-    this.pendingBytes = all.length;
+    for (; bytes.length - at >= this.pageSize; at += this.pageSize) this.page(this.nextPage++, bytes.subarray(at, at + this.pageSize));
+    if (at < bytes.length) this.partialHave = bytes.copy(this.partial, 0, at);
   }
 
   /** The revision, or undefined when the file could not be read this way (then the caller says so). */
@@ -81,25 +103,29 @@ export class BoltRevisionReader {
   }
 
   private page(pgid: number, bytes: Buffer): void {
-    for (const run of this.runs) {
-      run.parts.push(Buffer.from(bytes));
-      run.missing--;
+    const run = this.run;
+    if (run) {
+      if (!run.skip) bytes.copy(this.scratch, run.have);
+      run.have += bytes.length;
+      if (run.have < run.bytes) return;
+      this.run = undefined;
+      if (!run.skip) this.parse(run.pgid, this.scratch.subarray(0, run.bytes));
+      if (this.scratch.length > KEEP_SCRATCH_BYTES) this.scratch = Buffer.alloc(0); // a rare large value: not kept
+      return;
     }
-    for (let i = this.runs.length - 1; i >= 0; i--) {
-      const run = this.runs[i]!;
-      if (run.missing === 0) {
-        this.runs.splice(i, 1);
-        this.parse(run.pgid, Buffer.concat(run.parts));
-      }
-    }
-    // A page starts where its header names its own id; overflow pages and free space hold other bytes.
+    // A page starts where its header names its own id; free pages hold other bytes.
     if (bytes.readUInt32LE(0) !== pgid % 2 ** 32 || bytes.readUInt32LE(4) !== Math.floor(pgid / 2 ** 32)) return;
     const flags = bytes.readUInt16LE(8);
     if (flags !== BRANCH && flags !== LEAF && flags !== META && flags !== FREELIST) return;
     const overflow = bytes.readUInt32LE(12);
     if (overflow === 0) return this.parse(pgid, bytes);
-    if ((overflow + 1) * this.pageSize > MAX_RUN_BYTES || flags === FREELIST) return;
-    this.runs.push({ pgid, parts: [Buffer.from(bytes)], missing: overflow });
+    const runBytes = (overflow + 1) * this.pageSize;
+    const skip = runBytes > MAX_RUN_BYTES || flags === FREELIST;
+    if (!skip) {
+      if (this.scratch.length < runBytes) this.scratch = Buffer.allocUnsafe(runBytes);
+      bytes.copy(this.scratch, 0);
+    }
+    this.run = { pgid, have: bytes.length, bytes: runBytes, skip };
   }
 
   private parse(pgid: number, bytes: Buffer): void {
