@@ -12,7 +12,7 @@ import { Readable } from "node:stream";
 import { Etcd3 } from "etcd3";
 import { Coordinator, type CoordinatorOptions } from "../../src/coordinator/coordinator.js";
 import type { PairRecord } from "../../src/pairs/pair-record.js";
-import { connectEtcd, type EtcdMaintenance } from "../../src/etcd/etcd-client.js";
+import { connectEtcd, type EtcdMaintenance, type SnapshotChunk } from "../../src/etcd/etcd-client.js";
 import { loadClusterConnection } from "../../src/kube/kubeconfig.js";
 import { rawClient } from "../../src/kube/raw-client.js";
 import { createLogger, silentLogger } from "../../src/log/logger.js";
@@ -33,8 +33,8 @@ function twinsnap(args: string[]): Promise<{ code: number; stdout: string; stder
   });
 }
 
-/** The real etcd's snapshot stream, ended cleanly after `messages` messages: what a broken proxy or member might do. */
-function endingEarly(real: EtcdMaintenance, messages: number): EtcdMaintenance {
+/** The real etcd's snapshot stream, ended cleanly halfway through the database: what a broken proxy or member might do. */
+function endingEarly(real: EtcdMaintenance): EtcdMaintenance {
   return {
     status: () => real.status(),
     close: () => real.close(),
@@ -42,10 +42,14 @@ function endingEarly(real: EtcdMaintenance, messages: number): EtcdMaintenance {
       const source = await real.snapshot();
       return Readable.from(
         (async function* () {
-          let n = 0;
-          for await (const message of source) {
-            if (n++ === messages) return; // leaving the loop cancels etcd's stream
-            yield message;
+          let keep: number | undefined;
+          let sent = 0;
+          for await (const chunk of source as AsyncIterable<SnapshotChunk>) {
+            keep ??= Math.floor((Number(chunk.remaining_bytes) + chunk.blob.length) / 2);
+            const blob = chunk.blob.subarray(0, keep - sent);
+            sent += blob.length;
+            yield { ...chunk, blob };
+            if (sent === keep) return; // leaving the loop cancels etcd's stream
           }
         })(),
       );
@@ -275,7 +279,7 @@ describe("the coordinator under faults (real etcd and kube-apiserver)", function
 
   it("a stream etcd ends early without an error is never paired: the pair ends Failed with the reason, nothing is stored", async () => {
     const storeDir = newStore();
-    const etcd = endingEarly(connectEtcd({ endpoints: [source.endpoint], dialTimeoutMs: 1000 }), 40);
+    const etcd = endingEarly(connectEtcd({ endpoints: [source.endpoint], dialTimeoutMs: 1000 }));
     const { sleep } = recordingSleep();
     const coordinator = startCoordinator({ store: new FilesystemStore(storeDir), etcd, sleep, retry: { attempts: 2, firstDelayMs: 1500 } });
     try {
