@@ -19,14 +19,14 @@ import { bytesField, encode, etcdSnapshotBody, frame, numberField } from "../sup
 type Answer = (stream: http2.ServerHttp2Stream, path: string) => void;
 
 /** An HTTP/2 server on loopback that answers the snapshot call with `answer`. */
-async function fakeEtcd(answer: Answer): Promise<{ url: URL; server: http2.Http2Server; close: () => Promise<void> }> {
+async function fakeEtcd(answer: Answer, host = "127.0.0.1"): Promise<{ url: URL; server: http2.Http2Server; close: () => Promise<void> }> {
   const server = http2.createServer();
   server.on("stream", (stream, headers) => {
     stream.on("error", () => undefined); // a reset the answer itself sends, or the client's cancel
     answer(stream, String(headers[":path"]));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const url = new URL(`http://${host.includes(":") ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`);
   return { url, server, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
@@ -61,8 +61,8 @@ const store = () => new FilesystemStore(mkdtempSync(join(tmpdir(), "twinsnap-uni
 
 describe("etcd's calls over HTTP/2", () => {
   const servers: { close: () => Promise<void> }[] = [];
-  const serve = async (answer: Answer) => {
-    const s = await fakeEtcd(answer);
+  const serve = async (answer: Answer, host?: string) => {
+    const s = await fakeEtcd(answer, host);
     servers.push(s);
     return s;
   };
@@ -79,6 +79,15 @@ describe("etcd's calls over HTTP/2", () => {
     assert.equal(status.version, "3.6.0");
     assert.equal(status.dbSize, "1048576");
     assert.equal(status.header.revision, "77");
+  });
+
+  it("Status and Snapshot: a member on IPv6 loopback ([::1], as a dual-stack control plane names it)", async () => {
+    const db = randomBytes(1000);
+    const { url } = await serve((stream, path) => answersWith(path.endsWith("/Status") ? frameStatus : etcdSnapshotBody(db))(stream, path), "::1");
+    assert.equal(url.hostname, "[::1]");
+    assert.equal((await statusCall(url, undefined, 5000)).version, "3.6.0");
+    const chunks = await readAll(snapshotCall(url, undefined));
+    assert.ok(Buffer.concat(chunks.map((c) => c.blob)).subarray(0, 1000).equals(db));
   });
 
   it("Status: a member that accepts the connection and never answers fails after the timeout given", async () => {
