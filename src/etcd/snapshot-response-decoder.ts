@@ -9,7 +9,7 @@
 // its own: its remaining_bytes plus its blob is the size etcd announces for the database (etcd's sha256 trailer
 // comes after, with remaining_bytes 0), which a merge with the trailer would blur on a small database.
 import { ChunkPool } from "./chunk-pool.js";
-import { decodeResponseHeader, EtcdWireError, readVarint, type EtcdHeader } from "./etcd-wire.js";
+import { decodeResponseHeader, EtcdWireError, forEachField, type EtcdHeader } from "./etcd-wire.js";
 
 /** A run of SnapshotResponse messages, read as one. */
 export interface SnapshotChunk {
@@ -21,7 +21,7 @@ export interface SnapshotChunk {
 /** How many snapshot bytes a chunk carries (the last one may carry fewer). */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
-/** A message longer than this is not etcd's (its are 32 KiB of blob and a header): a length read from garbage. */
+/** A message longer than this is not etcd's (etcd's are 32 KiB of blob and a header): a length read from garbage. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 const PREFIX_BYTES = 5;
@@ -41,6 +41,8 @@ export class SnapshotResponseDecoder {
   private remaining = 0n;
   private messages = 0;
   private chunks = 0;
+  /** Chunks the message being decoded filled, emitted once all of its fields are read. */
+  private filled: { blob: Buffer; blobAfter: number }[] = [];
 
   private readonly pool: ChunkPool;
   private readonly chunkBytes: number;
@@ -106,31 +108,12 @@ export class SnapshotResponseDecoder {
 
   private decode(m: Buffer, start: number, end: number, done: SnapshotChunk[]): void {
     this.messages++;
-    let i = start;
-    while (i < end) {
-      let key: bigint;
-      [key, i] = readVarint(m, i, end);
-      const field = Number(key >> 3n);
-      const wire = Number(key & 7n);
-      if (wire === 0) {
-        let value: bigint;
-        [value, i] = readVarint(m, i, end);
+    forEachField(m, start, end, `message ${this.messages}`, (field, value) => {
+      if (typeof value === "bigint") {
         if (field === 2) this.remaining = value;
-      } else if (wire === 2) {
-        let length: bigint;
-        [length, i] = readVarint(m, i, end);
-        const to = i + Number(length);
-        if (to > end) throw new EtcdWireError(`message ${this.messages}: field ${field} runs past the message's end`);
-        if (field === 1) this.header ??= decodeResponseHeader(m, i, to);
-        else if (field === 3) this.append(m, i, to);
-        i = to;
-      } else if (wire === 1 || wire === 5) {
-        i += wire === 1 ? 8 : 4;
-        if (i > end) throw new EtcdWireError(`message ${this.messages}: field ${field} runs past the message's end`);
-      } else {
-        throw new EtcdWireError(`message ${this.messages}: field ${field} has wire type ${wire}, which SnapshotResponse does not use`);
-      }
-    }
+      } else if (field === 1) this.header ??= decodeResponseHeader(m, value.from, value.to);
+      else if (field === 3) this.append(m, value.from, value.to);
+    });
     // Chunks filled by this message are finished now that all of its fields are read (remaining_bytes may come
     // after the blob): what etcd still had to send after each is this message's remaining_bytes plus the part
     // of its blob that went into later chunks.
@@ -162,6 +145,4 @@ export class SnapshotResponseDecoder {
     done.push({ header: this.chunks === 0 ? (this.header ?? null) : null, remaining_bytes: remaining.toString(), blob });
     this.chunks++;
   }
-
-  private filled: { blob: Buffer; blobAfter: number }[] = [];
 }
