@@ -3,10 +3,9 @@
 // parts of `partSizeBytes`, at most `queueSize` at a time, so memory stays bounded whatever the size; any failure
 // aborts the upload, so no parts are left behind to be billed. Loaded only by openStore (dynamic import): the
 // plugin process Velero starts never pays for the SDK.
-import { createHash } from "node:crypto";
 import { Agent } from "node:https";
 import { rootCertificates } from "node:tls";
-import { Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -20,9 +19,9 @@ import {
   type S3ClientConfig,
   type ServerSideEncryption,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { checkKey, ObjectNotFoundError, StoreAccessError, StoreWriteError, type ObjectStore, type PutResult } from "./object-store.js";
 import { isS3NotFound, isS3Transient } from "./s3-errors.js";
+import { MultipartUploadError, uploadStream } from "./s3-multipart-upload.js";
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, s3StoreName, s3StoreUrl, type S3StoreOptions } from "./s3-options.js";
 import { isRecoverable } from "../recoverable.js";
 
@@ -64,40 +63,26 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Readable): Promise<PutResult> {
     const objectKey = this.objectKey(key);
-    const hash = createHash("sha256");
-    let size = 0;
     let sourceError: unknown;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
-    // The source's error destroys the tap, which fails the upload before it completes. (Not stream.pipeline: when
-    // the uploader gives up it closes the tap, and pipeline would report that as an error of the source.)
-    body.on("error", (err) => {
-      sourceError ??= err;
-      tap.destroy(err);
-    });
-    const tapped = body.pipe(tap);
+    // The source's own error, told apart from the upload's: it decides what is recoverable.
+    body.once("error", (err) => (sourceError ??= err));
     const algorithm = this.opts.checksumAlgorithm ?? "CRC32";
-    const upload = new Upload({
-      client: this.client,
-      partSize: this.opts.partSizeBytes ?? DEFAULT_PART_SIZE,
-      queueSize: this.opts.queueSize ?? DEFAULT_QUEUE_SIZE,
-      leavePartsOnError: false,
-      params: { Bucket: this.opts.bucket, Key: objectKey, Body: tapped, ...(algorithm ? { ChecksumAlgorithm: algorithm as ChecksumAlgorithm } : {}), ...this.encryption() },
-    });
+    const partSize = this.opts.partSizeBytes ?? DEFAULT_PART_SIZE;
+    let result: PutResult;
     try {
-      await upload.done();
+      result = await uploadStream(
+        this.client,
+        { Bucket: this.opts.bucket, Key: objectKey, ...(algorithm ? { ChecksumAlgorithm: algorithm as ChecksumAlgorithm } : {}), ...this.encryption() },
+        body,
+        { partSize, queueSize: this.opts.queueSize ?? DEFAULT_QUEUE_SIZE },
+      );
     } catch (err) {
       const failedSource = sourceError;
-      tapped.destroy();
       body.destroy();
-      const leftover = await this.abortUpload(objectKey, (upload as unknown as { uploadId?: string }).uploadId);
-      const cause = failedSource ?? err;
-      const recoverable = failedSource !== undefined ? isRecoverable(failedSource) : isS3Transient(err);
+      const uploadId = err instanceof MultipartUploadError ? err.uploadId : undefined;
+      const leftover = await this.abortUpload(objectKey, uploadId);
+      const cause = failedSource ?? (err instanceof MultipartUploadError ? err.cause : err);
+      const recoverable = failedSource !== undefined ? isRecoverable(failedSource) : isS3Transient(cause);
       throw new StoreWriteError(this.url, key, { cause, recoverable, ...(leftover ? { detail: leftover } : {}) });
     }
     if (sourceError !== undefined) {
@@ -108,8 +93,8 @@ export class S3Store implements ObjectStore {
     // A process that died mid-upload of this key earlier could not abort its upload: do it now. Only after a
     // multipart upload (what leaves such parts), and best effort: listing uploads needs
     // s3:ListBucketMultipartUploads, which Velero's example IAM policy does not grant.
-    if (size > (this.opts.partSizeBytes ?? DEFAULT_PART_SIZE)) await this.abortStaleUploads(key, new Date()).catch(() => 0);
-    return { size, sha256: hash.digest("hex") };
+    if (result.size > partSize) await this.abortStaleUploads(key, new Date()).catch(() => 0);
+    return result;
   }
 
   private encryption(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string } {
