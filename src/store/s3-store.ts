@@ -104,8 +104,8 @@ export class S3Store implements ObjectStore {
   }
 
   /**
-   * Makes sure a failed multipart upload holds no parts. lib-storage aborts on failure already; this repeats it
-   * (an abort that failed, or was never sent because the failure came first) and says what is left if it cannot.
+   * Makes sure a failed multipart upload holds no parts (uploadStream leaves that to its caller): aborts it, and
+   * says what is left if the abort cannot reach S3.
    */
   private async abortUpload(objectKey: string, uploadId: string | undefined): Promise<string | undefined> {
     if (!uploadId) return undefined;
