@@ -112,13 +112,22 @@ export function statusCall(endpoint: URL, tls: EtcdTls | undefined, timeoutMs: n
         reject(e);
       }
     });
-    call.request.on("data", (data: Buffer) => parts.push(data));
+    let received = 0;
+    call.request.on("data", (data: Buffer) => {
+      parts.push(data);
+      received += data.length;
+      // A StatusResponse is a few hundred bytes: more than this is not etcd's answer.
+      if (received > MAX_STATUS_BYTES) call.request.destroy(new EtcdWireError(`${call.where} sent more than ${MAX_STATUS_BYTES} bytes for Status: this is not etcd's answer`));
+    });
     const timer = setTimeout(() => {
       reject(new EtcdCallError(`etcd at ${call.where} did not answer within ${timeoutMs / 1000} s`, 4));
       call.session.destroy();
     }, timeoutMs);
   });
 }
+
+/** What a Status answer may take at most. */
+const MAX_STATUS_BYTES = 1024 * 1024;
 
 /** The one message of a unary answer, without its 5-byte gRPC prefix. */
 function onlyMessage(body: Buffer): Buffer {

@@ -97,6 +97,19 @@ describe("etcd's calls over HTTP/2", () => {
     assert.ok(Date.now() - started < 3000);
   });
 
+  it("Status: a server that answers without end is cut off at 1 MiB, not read into memory for the whole timeout", async () => {
+    const { url } = await serve((stream) => {
+      stream.respond(grpcHeaders);
+      const junk = Buffer.alloc(64 * 1024, 1);
+      const more = () => {
+        while (!stream.destroyed && stream.write(junk));
+        if (!stream.destroyed) stream.once("drain", more);
+      };
+      more();
+    });
+    await assert.rejects(statusCall(url, undefined, 10_000), (err: Error) => /sent more than 1048576 bytes for Status/.test(err.message));
+  });
+
   it("Status: an answer that is not one message is an EtcdWireError", async () => {
     const { url } = await serve(answersWith(Buffer.concat([frameStatus, frameStatus])));
     await assert.rejects(statusCall(url, undefined, 5000), (err: Error) => err instanceof EtcdWireError && /announces a \d+-byte message and carries \d+ bytes/.test(err.message));
