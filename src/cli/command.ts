@@ -2,6 +2,9 @@
 // function that runs it. main.ts dispatches over a table of these, and help is drawn from the same declarations,
 // so a flag cannot exist without its help or be documented without existing. Parsing is node:util's parseArgs:
 // strict (an unknown flag is a usage error), no dependency to keep up with.
+// A command's run imports its implementation when it runs (`await import(...)`): the table, the help and parsing
+// stay light, and a command compiles and holds only its own modules (the etcd snapshot is not paying in memory for
+// the AWS SDK, age, restore planning and the apply engine).
 import { parseArgs } from "node:util";
 import { UsageError } from "./usage-error.js";
 

@@ -55,3 +55,16 @@ export function givingBackAfter<T extends Transform>(stage: T, pool: ChunkPool):
     });
   return stage;
 }
+
+/**
+ * Frees a zlib output chunk's memory now, when nothing but its reader ever holds it (a decompressed copy that is
+ * only counted and hashed). V8 frees such memory only when a collection finds it dead, and collects it lazily:
+ * a 512 MiB snapshot held 10-15 MiB of decompressed copies at a time. zlib writes its output into one buffer in
+ * slices and takes a new buffer once a slice reaches the end, so the slice reaching the end is the buffer's last.
+ * Never for small buffers: those share Buffer's 8 KiB pool with unrelated ones.
+ */
+export function releaseIfLast(chunk: Buffer): void {
+  const memory = chunk.buffer as ArrayBuffer;
+  if (memory.detached || memory.byteLength <= Buffer.poolSize) return;
+  if (chunk.byteOffset + chunk.length === memory.byteLength) memory.transfer(0);
+}

@@ -9,7 +9,8 @@
 import { readFile } from "node:fs/promises";
 import { Duplex, Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { Decrypter, Encrypter } from "age-encryption";
+// age-encryption (4 MiB of heap once loaded) is loaded by the stages that use it: a snapshot without encryption
+// never pays for it.
 import { compressionOfKey, decompressor, type SnapshotCompression } from "./compression.js";
 
 export class SnapshotEncryptionError extends Error {
@@ -179,15 +180,13 @@ export async function loadPassphrases(sources: readonly string[], readSecret?: S
  * own work factor (2^18: about a second and 256 MiB, once per snapshot), so `age -d` accepts the file.
  */
 export function encryptStage(to: EncryptionTarget): Duplex {
-  const encrypter = new Encrypter();
-  if ("passphrase" in to) {
-    if (to.passphrase === "") throw new SnapshotEncryptionError("encryption with a passphrase needs a passphrase that is not empty");
-    encrypter.setPassphrase(to.passphrase);
-  } else {
-    if (to.recipients.length === 0) throw new SnapshotEncryptionError("encryption needs at least one recipient");
-    for (const r of to.recipients) encrypter.addRecipient(r);
-  }
+  if ("passphrase" in to && to.passphrase === "") throw new SnapshotEncryptionError("encryption with a passphrase needs a passphrase that is not empty");
+  if ("recipients" in to && to.recipients.length === 0) throw new SnapshotEncryptionError("encryption needs at least one recipient");
   return Duplex.from(async function* (source: AsyncIterable<Buffer>) {
+    const { Encrypter } = await import("age-encryption");
+    const encrypter = new Encrypter();
+    if ("passphrase" in to) encrypter.setPassphrase(to.passphrase);
+    else for (const r of to.recipients) encrypter.addRecipient(r);
     const encrypted = await encrypter.encrypt(webStreamOf(source));
     yield* Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>);
   });
@@ -205,12 +204,13 @@ export function decryptStage(identities: readonly AgeIdentity[], what: string, e
   if (identities.length === 0) {
     throw new SnapshotEncryptionError(`${what} is age-encrypted: pass the identity that decrypts it (--identity FILE as age-keygen writes it, or secret:NAMESPACE/NAME)`);
   }
-  const decrypter = new Decrypter();
-  for (const i of identities) {
-    if (typeof i === "string") decrypter.addIdentity(i);
-    else decrypter.addPassphrase(i.passphrase);
-  }
   return Duplex.from(async function* (source: AsyncIterable<Buffer>) {
+    const { Decrypter } = await import("age-encryption");
+    const decrypter = new Decrypter();
+    for (const i of identities) {
+      if (typeof i === "string") decrypter.addIdentity(i);
+      else decrypter.addPassphrase(i.passphrase);
+    }
     try {
       const plain = await decrypter.decrypt(webStreamOf(source));
       yield* Readable.fromWeb(plain as unknown as WebReadableStream<Uint8Array>);

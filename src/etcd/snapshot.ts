@@ -7,7 +7,7 @@ import { PassThrough, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { compressionOfKey, compressor, DEFAULT_SNAPSHOT_COMPRESSION, decompressor, type SnapshotCompression } from "./compression.js";
 import type { EtcdMaintenance, SnapshotChunk } from "./etcd-client.js";
-import { ChunkPool, givingBackAfter } from "./chunk-pool.js";
+import { ChunkPool, givingBackAfter, releaseIfLast } from "./chunk-pool.js";
 import { EtcdCallError } from "./etcd-call.js";
 import { SNAPSHOT_CHUNK_BYTES } from "./snapshot-response-decoder.js";
 import { StoreWriteError, type ObjectStore } from "../store/object-store.js";
@@ -249,6 +249,7 @@ export class RoundTripCheck extends Transform {
     this.inflate.on("data", (chunk: Buffer) => {
       this.hash?.update(chunk);
       this.bytes += chunk.length;
+      releaseIfLast(chunk); // only counted and hashed: freed now, not at V8's next collection
     });
   }
 

@@ -5,9 +5,10 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
-import { gunzipSync, zstdDecompressSync } from "node:zlib";
-import { ChunkPool, givingBackAfter } from "../../src/etcd/chunk-pool.js";
-import { compressor } from "../../src/etcd/compression.js";
+import { createHash } from "node:crypto";
+import { gunzipSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { ChunkPool, givingBackAfter, releaseIfLast } from "../../src/etcd/chunk-pool.js";
+import { compressor, decompressor } from "../../src/etcd/compression.js";
 
 describe("the chunk pool", () => {
   it("hands a buffer given back out again, and makes a new one when none is free", () => {
@@ -77,4 +78,39 @@ describe("the chunk pool", () => {
       assert.ok(given >= 40, "every chunk (and any empty chunk the compressor writes itself at the end, which the pool ignores)");
     });
   }
+
+  describe("releasing a decompressed copy as soon as it is read", () => {
+    it("frees each of zlib's output buffers at its last slice, and what comes out after is still right", async () => {
+      // 3.5 MiB of half-compressible bytes: the decompressor's 1 MiB buffers fill in several slices each.
+      const original = Buffer.concat([randomBytes(1792 * 1024), Buffer.alloc(1792 * 1024, "etcd ")]);
+      const inflate = decompressor("zstd");
+      const hash = createHash("sha256");
+      const slices: Buffer[] = [];
+      inflate.on("data", (chunk: Buffer) => {
+        hash.update(chunk);
+        slices.push(chunk);
+        releaseIfLast(chunk);
+      });
+      const compressed = zstdCompressSync(original);
+      const input = [compressed.subarray(0, 1000), compressed.subarray(1000, 300_000), compressed.subarray(300_000)];
+      await pipeline(Readable.from(input), inflate);
+      assert.equal(hash.digest("hex"), createHash("sha256").update(original).digest("hex"));
+      const detached = (s: Buffer) => (s.buffer as ArrayBuffer).detached;
+      const freed = slices.filter(detached);
+      assert.ok(freed.length >= 3, `3 full buffers of 1 MiB freed (got ${freed.length})`);
+      assert.ok(freed.every((s) => s.length === 0), "a freed buffer reads as empty: nothing can read stale bytes from it");
+      assert.ok(!detached(slices.at(-1)!), "the last buffer, half filled, is left to V8");
+    });
+
+    it("leaves a slice that does not reach its buffer's end, and Buffer's shared 8 KiB pool, alone", () => {
+      const big = Buffer.allocUnsafe(1024 * 1024);
+      releaseIfLast(big.subarray(0, 1000));
+      assert.equal(big.length, 1024 * 1024);
+      const pooled = Buffer.from("x".repeat(100));
+      const neighbour = Buffer.from("y".repeat(100));
+      releaseIfLast(pooled.subarray(0, pooled.length));
+      releaseIfLast(Buffer.from((pooled.buffer as ArrayBuffer), pooled.byteOffset, (pooled.buffer as ArrayBuffer).byteLength - pooled.byteOffset));
+      assert.equal(neighbour.toString(), "y".repeat(100));
+    });
+  });
 });

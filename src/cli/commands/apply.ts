@@ -1,4 +1,3 @@
-import { applyCommand } from "../apply-command.js";
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, kubeconfigFlag, outputFlag, parseOutput, rulesFlag } from "../common-flags.js";
 import { parsePositiveInteger } from "../parse-flags.js";
@@ -19,9 +18,9 @@ export const apply = command({
     output: outputFlag(REPORT_FORMATS, "text"),
   },
   details: 'Each object\'s outcome goes to stderr as it happens; the summary to stdout. -o json|yaml: {"counts": {created, configured, unchanged, failed, "not-attempted"}, "cycles": [[key...]], "outcomes": [{key, action, dryRun, error?}]}.',
-  run({ values, positionals }, io) {
+  async run({ values, positionals }, io) {
     if (positionals.length === 0) throw new UsageError("apply needs at least one directory or file");
-    return applyCommand(
+    return (await import("../apply-command.js")).applyCommand(
       { paths: positionals, output: parseOutput(values.output, REPORT_FORMATS), dryRun: values["dry-run"] ?? false, concurrency: parsePositiveInteger("--concurrency", values.concurrency), env: io.env, ...clusterOptions(values), ...(values.rules ? { rulesFile: values.rules } : {}) },
       io,
     );

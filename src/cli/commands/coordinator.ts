@@ -1,6 +1,5 @@
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, encryptPassphraseFileFlag, encryptToFileFlag, encryptToFlag, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
-import { coordinatorCommand } from "../coordinator-command.js";
 import { parseDuration, parseEndpoints, parsePositiveInteger } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
 
@@ -28,9 +27,9 @@ export const coordinator = command({
     "encrypt-passphrase-file": encryptPassphraseFileFlag,
   },
   details: "Records go to the store as pairs/<backup uid>.json beside the snapshot; their gist is mirrored on the Backup as twinsnap.dev/pair-* annotations. Stops on SIGTERM.",
-  run({ values }, io) {
+  async run({ values }, io) {
     if (!values["etcd-endpoints"]) throw new UsageError("coordinator needs --etcd-endpoints");
-    return coordinatorCommand({
+    return (await import("../coordinator-command.js")).coordinatorCommand({
       veleroNamespace: values["velero-namespace"],
       store: values.store,
       concurrency: parsePositiveInteger("--concurrency", values.concurrency),

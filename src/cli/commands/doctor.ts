@@ -1,6 +1,5 @@
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, kubeconfigFlag, outputFlag, parseOutput, veleroNamespaceFlag } from "../common-flags.js";
-import { doctorCommand } from "../doctor-command.js";
 import { parseDuration } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
 import { REPORT_FORMATS } from "../report.js";
@@ -16,9 +15,9 @@ export const doctor = command({
     output: outputFlag(REPORT_FORMATS, "text"),
   },
   details: 'One line per check: OK, WARN or FAIL with what to do. Exit code 1 when any is not OK. -o json|yaml: {"checks": [{check, state, detail}]}.',
-  run({ values }, io) {
+  async run({ values }, io) {
     const timeoutMs = parseDuration("--timeout", values.timeout, { bareSeconds: true });
     if (timeoutMs <= 0) throw new UsageError("--timeout must be more than 0");
-    return doctorCommand({ veleroNamespace: values["velero-namespace"], timeoutMs, env: io.env, output: parseOutput(values.output, REPORT_FORMATS), ...clusterOptions(values) }, io);
+    return (await import("../doctor-command.js")).doctorCommand({ veleroNamespace: values["velero-namespace"], timeoutMs, env: io.env, output: parseOutput(values.output, REPORT_FORMATS), ...clusterOptions(values) }, io);
   },
 });

@@ -1,6 +1,5 @@
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, identityFlag, passphraseFileFlag, ageKeyOptions, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
-import { etcdRestoreCommand } from "../etcd-restore-command.js";
 import { parsePositiveInteger } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
 
@@ -25,9 +24,9 @@ export const etcdRestore = command({
     "velero-namespace": veleroNamespaceFlag,
   },
   details: "The snapshot is checked against its record (sha256, and the revision etcdutl reads) before anything is written.",
-  run({ values }, io) {
+  async run({ values }, io) {
     if (!values.name || !values["data-dir"]) throw new UsageError("etcd restore needs --name MEMBER and --data-dir DIR");
-    return etcdRestoreCommand(
+    return (await import("../etcd-restore-command.js")).etcdRestoreCommand(
       {
         store: values.store,
         name: values.name,

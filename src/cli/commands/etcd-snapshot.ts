@@ -1,7 +1,6 @@
 import { DEFAULT_SNAPSHOT_COMPRESSION, SNAPSHOT_COMPRESSIONS } from "../../etcd/compression.js";
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, encryptPassphraseFileFlag, encryptToFileFlag, encryptToFlag, etcdutlFlag, kubeconfigFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
-import { etcdSnapshotCommand } from "../etcd-command.js";
 import { parseEndpoints } from "../parse-flags.js";
 import { UsageError } from "../usage-error.js";
 
@@ -28,11 +27,11 @@ export const etcdSnapshot = command({
   details:
     "The snapshot streams from etcd through a sha256, compression and (with --encrypt-to) age encryption into the store, in constant memory. " +
     "Its record (revision, cluster and member id, etcd version, sizes, hashes) is stored beside it as <name>.json and printed as JSON.",
-  run({ values }, io) {
+  async run({ values }, io) {
     if (!values.endpoints) throw new UsageError("etcd snapshot needs --endpoints (e.g. https://127.0.0.1:2379)");
     const compression = SNAPSHOT_COMPRESSIONS.find((c) => c === values.compression);
     if (!compression) throw new UsageError(`--compression must be one of ${SNAPSHOT_COMPRESSIONS.join(", ")} (got "${values.compression}")`);
-    return etcdSnapshotCommand(
+    return (await import("../etcd-command.js")).etcdSnapshotCommand(
       {
         endpoints: parseEndpoints("--endpoints", values.endpoints),
         store: values.store,

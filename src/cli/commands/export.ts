@@ -1,7 +1,6 @@
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, kubeconfigFlag, listFlag, outputFlag, parseOutput, rulesFlag } from "../common-flags.js";
 import { formatReport, REPORT_FORMATS } from "../report.js";
-import { exportFromBackup, exportFromCluster } from "../export-command.js";
 import { progressLine } from "../progress.js";
 import { UsageError } from "../usage-error.js";
 
@@ -41,8 +40,8 @@ export const exportManifests = command({
     const progress = (text: string, transient?: boolean) => (transient ? line.show(text) : line.print(text));
     let summary;
     try {
-      if (values["from-backup"]) summary = await exportFromBackup({ ...common, fromBackup: values["from-backup"] }, progress);
-      else summary = await exportFromCluster({ ...common, includeGenerated: values["include-generated"] ?? false, env: io.env, ...clusterOptions(values) }, progress);
+      if (values["from-backup"]) summary = await (await import("../export-command.js")).exportFromBackup({ ...common, fromBackup: values["from-backup"] }, progress);
+      else summary = await (await import("../export-command.js")).exportFromCluster({ ...common, includeGenerated: values["include-generated"] ?? false, env: io.env, ...clusterOptions(values) }, progress);
     } finally {
       line.done();
     }

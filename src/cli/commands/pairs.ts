@@ -1,8 +1,6 @@
 // `twinsnap pairs list | show | verify | diff`: the backup/snapshot pairs in a store.
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, etcdutlFlag, identityFlag, passphraseFileFlag, ageKeyOptions, kubeconfigFlag, outputFlag, parseOutput, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
-import { pairsDiffCommand } from "../pairs-diff-command.js";
-import { pairsListCommand, pairsShowCommand, pairsVerifyCommand } from "../pairs-command.js";
 import { UsageError } from "../usage-error.js";
 import { REPORT_FORMATS } from "../report.js";
 
@@ -19,7 +17,7 @@ export const pairsList = command({
   summary: "every pair in the store: its state, Velero's phase, the snapshot's revision and size",
   flags: { ...storeFlags, output: outputFlag(["table", "json", "yaml"], "table") },
   details: "Damaged records are listed as such, with their key; they never hide the others.",
-  run: ({ values }, io) => pairsListCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, ["table", "json", "yaml"] as const) }, io),
+  run: async ({ values }, io) => (await import("../pairs-command.js")).pairsListCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, ["table", "json", "yaml"] as const) }, io),
 });
 
 export const pairsShow = command({
@@ -28,9 +26,9 @@ export const pairsShow = command({
   args: "BACKUP",
   maxArgs: 1,
   flags: { ...storeFlags, output: outputFlag(["yaml", "json"], "yaml") },
-  run({ values, positionals }, io) {
+  async run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError("pairs show needs one backup name or uid");
-    return pairsShowCommand({ ...storeOptions(values, io.env), backup: positionals[0]!, output: parseOutput(values.output, ["yaml", "json"] as const) }, io);
+    return (await import("../pairs-command.js")).pairsShowCommand({ ...storeOptions(values, io.env), backup: positionals[0]!, output: parseOutput(values.output, ["yaml", "json"] as const) }, io);
   },
 });
 
@@ -43,8 +41,8 @@ export const pairsVerify = command({
   details:
     "Without BACKUP, every pair. One line per pair, OK or PROBLEM with what is wrong; exit code 1 when any has a problem, 4 when a named backup has no pair. " +
     '-o json|yaml: {"checked", "problems", "pairs": [{backup, uid, state, revision, ok, problems: [...]}], "damaged": [{key, error}], "missing": [...]}.',
-  run: ({ values, positionals }, io) =>
-    pairsVerifyCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, REPORT_FORMATS), backups: positionals, ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}), ...ageKeyOptions(values) }, io),
+  run: async ({ values, positionals }, io) =>
+    (await import("../pairs-command.js")).pairsVerifyCommand({ ...storeOptions(values, io.env), output: parseOutput(values.output, REPORT_FORMATS), backups: positionals, ...(values.etcdutl ? { etcdutl: values.etcdutl } : {}), ...ageKeyOptions(values) }, io),
 });
 
 export const pairsDiff = command({
@@ -63,9 +61,9 @@ export const pairsDiff = command({
     output: outputFlag(["table", "json", "yaml"], "table"),
   },
   details: '-o json|yaml: {"backup", "snapshot": {revision, ...}, "filters": {source, ...}, "counts": {snapshotObjects, backupItems, missed, neverBackedUp, undecodable}, "missed": [{groupResource, namespace, name, reason}], ...}.',
-  run({ values, positionals }, io) {
+  async run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError("pairs diff needs one backup name");
-    return pairsDiffCommand(
+    return (await import("../pairs-diff-command.js")).pairsDiffCommand(
       {
         ...storeOptions(values, io.env),
         backup: positionals[0]!,

@@ -2,9 +2,6 @@
 import { command, type Flags } from "../command.js";
 import { clusterOptions, contextFlag, identityFlag, passphraseFileFlag, ageKeyOptions, kubeconfigFlag, outputFlag, parseOutput, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
 import { parseDuration } from "../parse-flags.js";
-import { etcdTargetFromFlags } from "../load-restore-plan.js";
-import { restorePlanCommand } from "../restore-plan-command.js";
-import { restoreRunCommand } from "../restore-run-command.js";
 import { UsageError } from "../usage-error.js";
 import { REPORT_FORMATS } from "../report.js";
 
@@ -55,11 +52,12 @@ export const restorePlan = command({
     "The same-cluster path (etcd replaced from the pair's snapshot, then Velero) is chosen only when the cluster answers as the pair's, " +
     "or the pair's recorded apiserver refuses or times out. A kubeconfig problem (missing file, wrong context, TLS or credentials) is " +
     "never taken for a lost control plane: the plan says what is wrong and exits 1.",
-  run({ values }, io) {
+  async run({ values }, io) {
     if (!values.backup) throw new UsageError("restore plan needs --backup NAME");
+    const { etcdTargetFromFlags } = await import("../load-restore-plan.js");
     const output = values.json ? "json" : parseOutput(values.output, REPORT_FORMATS);
     parseDuration("--timeout", values.timeout, { bareSeconds: true }); // checked as the run would: the same command line must work for both
-    return restorePlanCommand(
+    return (await import("../restore-plan-command.js")).restorePlanCommand(
       { backup: values.backup, store: values.store, veleroNamespace: values["velero-namespace"], output, etcd: etcdTargetFromFlags(values), env: io.env, ...clusterOptions(values), ...mode(values.mode), ...ageKeyOptions(values) },
       io,
     );
@@ -74,9 +72,10 @@ export const restoreRun = command({
     "At a [you] step it stops with exit code 3, printing what to do and the --continue command. State is kept in the store " +
     "(restores/<backup uid>.json): a rerun resumes at the first unfinished step. One run per backup at a time (a lock in the store). " +
     "The etcd member flags are needed on the same-cluster path, on a control-plane node.",
-  run({ values }, io) {
+  async run({ values }, io) {
     if (!values.backup) throw new UsageError("restore run needs --backup NAME");
-    return restoreRunCommand(
+    const { etcdTargetFromFlags } = await import("../load-restore-plan.js");
+    return (await import("../restore-run-command.js")).restoreRunCommand(
       {
         backup: values.backup,
         store: values.store,

@@ -1,6 +1,5 @@
 import { command } from "../command.js";
 import { clusterOptions, contextFlag, identityFlag, passphraseFileFlag, ageKeyOptions, kubeconfigFlag, outputFlag, parseOutput, rulesFlag, storeFlag, veleroNamespaceFlag } from "../common-flags.js";
-import { snapshotGetCommand } from "../snapshot-get-command.js";
 
 export const snapshotGet = command({
   path: ["snapshot", "get"],
@@ -22,8 +21,8 @@ export const snapshotGet = command({
     context: contextFlag,
     "velero-namespace": veleroNamespaceFlag,
   },
-  run: ({ values, positionals }, io) =>
-    snapshotGetCommand(
+  run: async ({ values, positionals }, io) =>
+    (await import("../snapshot-get-command.js")).snapshotGetCommand(
       {
         store: values.store,
         veleroNamespace: values["velero-namespace"],

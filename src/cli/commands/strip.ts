@@ -1,6 +1,5 @@
 import { command } from "../command.js";
 import { rulesFlag } from "../common-flags.js";
-import { stripCommand } from "../strip-command.js";
 
 export const strip = command({
   path: ["strip"],
@@ -13,6 +12,6 @@ export const strip = command({
     verbose: { type: "boolean", short: "v", help: "say on stderr which rule removed what" },
   },
   details: 'FILE is YAML or JSON, one or more documents or a List; "-" or no FILE reads stdin. The result goes to stdout.',
-  run: ({ values, positionals }, io) =>
-    stripCommand({ files: positionals, stage: values.stage, verbose: values.verbose ?? false, ...(values.rules ? { rulesFile: values.rules } : {}) }, io),
+  run: async ({ values, positionals }, io) =>
+    (await import("../strip-command.js")).stripCommand({ files: positionals, stage: values.stage, verbose: values.verbose ?? false, ...(values.rules ? { rulesFile: values.rules } : {}) }, io),
 });
