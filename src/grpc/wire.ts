@@ -1,17 +1,8 @@
-// The gRPC services of go-plugin, grpc health, Velero and etcd, loaded from the descriptor compiled from proto/.
-// Message shapes below mirror the .proto files (proto-loader with keepCase: field names as written there).
+// Clients of the plugin's gRPC services (tests and tools, through grpc-js), and the shapes of their messages as
+// proto-loader decodes them (keepCase: field names as written in the .proto files). The plugin itself serves them
+// with grpc-server.ts and the definitions in services.ts.
 import * as grpc from "@grpc/grpc-js";
-import { fromJSON } from "@grpc/proto-loader";
-import { protoDescriptor } from "../generated/proto-descriptor.js";
-
-const packageDefinition = fromJSON(protoDescriptor as Parameters<typeof fromJSON>[0], {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  bytes: Buffer,
-  defaults: true,
-  oneofs: true,
-});
+import { packageDefinition } from "./services.js";
 
 type ServiceCtor = grpc.ServiceClientConstructor;
 // loadPackageDefinition returns an untyped tree; these lookups are checked once here.

@@ -4,15 +4,15 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.js";
 import { handshakeLine, type HandshakeDecision } from "./handshake.js";
-import { UNLIMITED_MESSAGES, Wire } from "../grpc/wire.js";
+import { GrpcServer, GrpcStatus, type DuplexCall, type ServerStreamCall, type UnaryCall } from "../grpc/grpc-server.js";
+import { Services } from "../grpc/services.js";
 
 export interface GoPluginServerOptions {
   handshake: HandshakeDecision;
   /** Adds the application's services (for twinsnap: Velero's). */
-  addServices: (server: grpc.Server) => void;
+  addServices: (server: GrpcServer) => void;
   log: Logger;
 }
 
@@ -30,10 +30,10 @@ const PLUGIN_HEALTH_SERVICE = "plugin";
 
 export async function startGoPluginServer(opts: GoPluginServerOptions): Promise<RunningGoPlugin> {
   const { log } = opts;
-  const server = new grpc.Server(UNLIMITED_MESSAGES);
+  const server = new GrpcServer();
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
-  const openStreams = new Set<grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>>();
+  const openStreams = new Set<{ end(): void }>();
 
   // Like go-plugin, the socket lives under a unique name in the host's chosen directory.
   const socketPath = join(opts.handshake.socketDir ?? tmpdir(), `plugin${randomBytes(6).toString("hex")}`);
@@ -59,21 +59,21 @@ export async function startGoPluginServer(opts: GoPluginServerOptions): Promise<
     return stopping;
   };
 
-  server.addService(Wire.Health.service, {
-    Check: (call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+  server.addService(Services.Health, {
+    Check: (call: UnaryCall<{ service: string }>, cb: (err: { code: typeof GrpcStatus.NOT_FOUND; details: string } | null, res?: unknown) => void) => {
       const service = call.request.service;
       if (service === "" || service === PLUGIN_HEALTH_SERVICE) cb(null, { status: "SERVING" });
-      else cb({ code: grpc.status.NOT_FOUND, details: `unknown service "${service}"` });
+      else cb({ code: GrpcStatus.NOT_FOUND, details: `unknown service "${service}"` });
     },
-    Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+    Watch: (call: ServerStreamCall<{ service: string }, unknown>) => {
       openStreams.add(call);
       call.on("cancelled", () => openStreams.delete(call));
       call.write({ status: call.request.service === "" || call.request.service === PLUGIN_HEALTH_SERVICE ? "SERVING" : "SERVICE_UNKNOWN" });
     },
   });
 
-  server.addService(Wire.GRPCController.service, {
-    Shutdown: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+  server.addService(Services.GRPCController, {
+    Shutdown: (_call: UnaryCall<unknown>, cb: (err: null, res: unknown) => void) => {
       cb(null, {});
       // Reply first, then stop: the host waits for the process to exit after this call returns.
       setImmediate(() => void stop("shutdown requested by the host"));
@@ -82,10 +82,10 @@ export async function startGoPluginServer(opts: GoPluginServerOptions): Promise<
 
   // twinsnap brokers no extra connections; the stream stays open for the host's broker loop and
   // refuses any knock so a host that tries to dial a brokered service gets an answer, not a hang.
-  server.addService(Wire.GRPCBroker.service, {
-    StartStream: (call: grpc.ServerDuplexStream<{ service_id: number; knock?: { knock: boolean } | null }, unknown>) => {
+  server.addService(Services.GRPCBroker, {
+    StartStream: (call: DuplexCall<unknown>) => {
       openStreams.add(call);
-      call.on("data", (info) => {
+      call.on("data", (info: { service_id: number; knock?: { knock: boolean } | null }) => {
         log.debug("broker request refused", { serviceId: info.service_id });
         if (info.knock?.knock) call.write({ service_id: info.service_id, knock: { knock: false, ack: false, error: "twinsnap brokers no services" } });
       });
@@ -93,13 +93,13 @@ export async function startGoPluginServer(opts: GoPluginServerOptions): Promise<
         openStreams.delete(call);
         call.end();
       });
-      call.on("error", () => openStreams.delete(call));
+      call.on("cancelled", () => openStreams.delete(call));
     },
   });
 
   // Logs go to stderr, which go-plugin reads directly; the stdio stream is kept open and stays silent.
-  server.addService(Wire.GRPCStdio.service, {
-    StreamStdio: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+  server.addService(Services.GRPCStdio, {
+    StreamStdio: (call: ServerStreamCall<unknown, unknown>) => {
       openStreams.add(call);
       call.on("cancelled", () => openStreams.delete(call));
     },
@@ -107,9 +107,7 @@ export async function startGoPluginServer(opts: GoPluginServerOptions): Promise<
 
   opts.addServices(server);
 
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
+  await server.listen(socketPath);
   applySocketGroup(socketPath, opts.handshake.socketGroup, log);
 
   return { socketPath, handshakeLine: handshakeLine(opts.handshake, socketPath), stopped, stop };

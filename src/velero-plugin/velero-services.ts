@@ -2,7 +2,8 @@
 // decode the request, find the action by the request's `plugin` name, call it with plain objects, encode the
 // result. This is the only place where thrown errors become gRPC status, so no action ever sees the wire and
 // no exception ever escapes to kill the process.
-import * as grpc from "@grpc/grpc-js";
+import { GrpcStatus, type GrpcServer, type GrpcStatusCode, type ServiceError, type UnaryHandler } from "../grpc/grpc-server.js";
+import { Services } from "../grpc/services.js";
 import type { OperationProgress, ResourceIdentifier, ResourceSelector, VeleroObject } from "../actions/action.js";
 import { UnknownOperationError } from "../actions/action.js";
 import type { Logger } from "../log/logger.js";
@@ -10,7 +11,6 @@ import { asKubeObject, InvalidObjectError, isPlainObject, objectRef, type KubeOb
 import { keepNumbersOf, stringifyJsonText } from "../manifest/json-text.js";
 import { PluginNotFoundError, type ActionRegistry, type ListedApi } from "./registry.js";
 import {
-  Wire,
   type WireAppliesToRequest,
   type WireBackupExecuteRequest,
   type WireBackupProgressRequest,
@@ -50,12 +50,12 @@ export interface VeleroServicesOptions {
   log: Logger;
 }
 
-export function addVeleroServices(server: grpc.Server, opts: VeleroServicesOptions): void {
+export function addVeleroServices(server: GrpcServer, opts: VeleroServicesOptions): void {
   const { registry, log } = opts;
   const decodeVeleroObject = veleroObjectDecoder();
   const unary = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) => unaryHandler(log, method, fn);
 
-  server.addService(Wire.PluginLister.service, {
+  server.addService(Services.PluginLister, {
     ListPlugins: unary("ListPlugins", async () => ({ plugins: registry.list(opts.command, opts.listedApi) })),
   });
 
@@ -75,14 +75,14 @@ export function addVeleroServices(server: grpc.Server, opts: VeleroServicesOptio
       postOperationItems: (out.postOperationItems ?? []).map(toWireIdentifier),
     };
   };
-  server.addService(Wire.BackupItemActionV1.service, {
+  server.addService(Services.BackupItemActionV1, {
     AppliesTo: backupAppliesTo,
     Execute: unary("BackupItemAction.Execute", async (req: WireBackupExecuteRequest) => {
       const { item, additionalItems } = await backupExecute(req);
       return { item, additionalItems };
     }),
   });
-  server.addService(Wire.BackupItemActionV2.service, {
+  server.addService(Services.BackupItemActionV2, {
     AppliesTo: backupAppliesTo,
     Execute: unary("BackupItemActionV2.Execute", backupExecute),
     Progress: unary("BackupItemActionV2.Progress", async (req: WireBackupProgressRequest) => {
@@ -123,14 +123,14 @@ export function addVeleroServices(server: grpc.Server, opts: VeleroServicesOptio
         timeoutMs === undefined ? null : { seconds: String(Math.floor(timeoutMs / 1000)), nanos: (timeoutMs % 1000) * 1e6 },
     };
   };
-  server.addService(Wire.RestoreItemActionV1.service, {
+  server.addService(Services.RestoreItemActionV1, {
     AppliesTo: restoreAppliesTo,
     Execute: unary("RestoreItemAction.Execute", async (req: WireRestoreExecuteRequest) => {
       const { item, additionalItems, skipRestore } = await restoreExecute(req);
       return { item, additionalItems, skipRestore };
     }),
   });
-  server.addService(Wire.RestoreItemActionV2.service, {
+  server.addService(Services.RestoreItemActionV2, {
     AppliesTo: restoreAppliesTo,
     Execute: unary("RestoreItemActionV2.Execute", restoreExecute),
     Progress: unary("RestoreItemActionV2.Progress", async (req: WireRestoreProgressRequest) => {
@@ -156,7 +156,7 @@ export function addVeleroServices(server: grpc.Server, opts: VeleroServicesOptio
 
 // ---- the one translation of errors into gRPC status ----
 
-function unaryHandler<Req, Res>(log: Logger, method: string, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unaryHandler<Req, Res>(log: Logger, method: string, fn: (req: Req) => Promise<Res>): UnaryHandler<Req, Res> {
   return (call, callback) => {
     let pending: Promise<Res>;
     try {
@@ -171,17 +171,17 @@ function unaryHandler<Req, Res>(log: Logger, method: string, fn: (req: Req) => P
   };
 }
 
-export function grpcCodeFor(err: unknown): grpc.status {
-  if (err instanceof PluginNotFoundError || err instanceof UnknownOperationError) return grpc.status.NOT_FOUND;
-  if (err instanceof InvalidRequestError) return grpc.status.INVALID_ARGUMENT;
-  return grpc.status.UNKNOWN;
+export function grpcCodeFor(err: unknown): GrpcStatusCode {
+  if (err instanceof PluginNotFoundError || err instanceof UnknownOperationError) return GrpcStatus.NOT_FOUND;
+  if (err instanceof InvalidRequestError) return GrpcStatus.INVALID_ARGUMENT;
+  return GrpcStatus.UNKNOWN;
 }
 
-function toServiceError(err: unknown, method: string, log: Logger): Partial<grpc.StatusObject> {
+function toServiceError(err: unknown, method: string, log: Logger): ServiceError {
   const code = grpcCodeFor(err);
   const details = messageOf(err);
   // Velero records the failed call as an item error itself; warn here so the count is not doubled.
-  log.warn("request failed", { method, code: grpc.status[code], error: details });
+  log.warn("request failed", { method, code: Object.keys(GrpcStatus).find((k) => GrpcStatus[k as keyof typeof GrpcStatus] === code), error: details });
   if (err instanceof Error && err.cause instanceof Error && err.cause.stack) log.debug("cause", { stack: err.cause.stack });
   return { code, details };
 }
