@@ -21,13 +21,15 @@ export const GrpcStatus = {
 } as const;
 export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
-/** What a method is on the wire: @grpc/proto-loader's method definitions have this shape. */
+/** What a method is on the wire (services.ts; @grpc/proto-loader's method definitions have this shape too). */
 export interface MethodDefinition {
   path: string;
   requestStream: boolean;
   responseStream: boolean;
   requestDeserialize(bytes: Buffer): unknown;
   responseSerialize(value: never): Buffer;
+  /** The same with 5 bytes free in front, for the frame header: one buffer per message, no copy. */
+  responseSerializeFramed?(value: never): Buffer;
 }
 export type ServiceDefinition = Record<string, MethodDefinition>;
 
@@ -183,11 +185,16 @@ class Call extends EventEmitter {
 
   write(message: unknown): void {
     if (this.finished) return;
-    const body = this.method!.responseSerialize(message as never);
-    const framed = Buffer.allocUnsafe(5 + body.length);
+    const method = this.method!;
+    let framed: Buffer;
+    if (method.responseSerializeFramed) framed = method.responseSerializeFramed(message as never);
+    else {
+      const body = method.responseSerialize(message as never);
+      framed = Buffer.allocUnsafe(5 + body.length);
+      body.copy(framed, 5);
+    }
     framed[0] = 0;
-    framed.writeUInt32BE(body.length, 1);
-    body.copy(framed, 5);
+    framed.writeUInt32BE(framed.length - 5, 1);
     this.respond();
     this.stream.write(framed);
   }

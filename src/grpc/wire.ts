@@ -2,7 +2,17 @@
 // proto-loader decodes them (keepCase: field names as written in the .proto files). The plugin itself serves them
 // with grpc-server.ts and the definitions in services.ts.
 import * as grpc from "@grpc/grpc-js";
-import { packageDefinition } from "./services.js";
+import { fromJSON } from "@grpc/proto-loader";
+import { protoDescriptor } from "../generated/proto-descriptor.js";
+
+const packageDefinition = fromJSON(protoDescriptor as Parameters<typeof fromJSON>[0], {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  bytes: Buffer,
+  defaults: true,
+  oneofs: true,
+});
 
 type ServiceCtor = grpc.ServiceClientConstructor;
 // loadPackageDefinition returns an untyped tree; these lookups are checked once here.
@@ -15,7 +25,7 @@ function serviceAt(path: string): ServiceCtor {
   return node as ServiceCtor;
 }
 
-/** Client constructors (tests and tools) and service definitions (the server), by full proto name. */
+/** Client constructors (tests and tools), by full proto name. */
 export const Wire = {
   Health: serviceAt("grpc.health.v1.Health"),
   GRPCController: serviceAt("plugin.GRPCController"),
