@@ -1,45 +1,5 @@
-// Clients of the plugin's gRPC services (tests and tools, through grpc-js), and the shapes of their messages as
-// proto-loader decodes them (keepCase: field names as written in the .proto files). The plugin itself serves them
-// with grpc-server.ts and the definitions in services.ts.
-import * as grpc from "@grpc/grpc-js";
-import { fromJSON } from "@grpc/proto-loader";
-import { protoDescriptor } from "../generated/proto-descriptor.js";
-
-const packageDefinition = fromJSON(protoDescriptor as Parameters<typeof fromJSON>[0], {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  bytes: Buffer,
-  defaults: true,
-  oneofs: true,
-});
-
-type ServiceCtor = grpc.ServiceClientConstructor;
-// loadPackageDefinition returns an untyped tree; these lookups are checked once here.
-const tree = grpc.loadPackageDefinition(packageDefinition) as unknown as Record<string, Record<string, unknown>>;
-
-function serviceAt(path: string): ServiceCtor {
-  let node: unknown = tree;
-  for (const part of path.split(".")) node = (node as Record<string, unknown>)[part];
-  if (typeof node !== "function") throw new Error(`service ${path} is missing from the proto descriptor`);
-  return node as ServiceCtor;
-}
-
-/** Client constructors (tests and tools), by full proto name. */
-export const Wire = {
-  Health: serviceAt("grpc.health.v1.Health"),
-  GRPCController: serviceAt("plugin.GRPCController"),
-  GRPCBroker: serviceAt("plugin.GRPCBroker"),
-  GRPCStdio: serviceAt("plugin.GRPCStdio"),
-  PluginLister: serviceAt("generated.PluginLister"),
-  BackupItemActionV1: serviceAt("generated.BackupItemAction"),
-  RestoreItemActionV1: serviceAt("generated.RestoreItemAction"),
-  BackupItemActionV2: serviceAt("v2.BackupItemAction"),
-  RestoreItemActionV2: serviceAt("v2.RestoreItemAction"),
-} as const;
-
-// ---- message shapes (as proto-loader decodes them with the options above) ----
-
+// The shapes of the plugin's gRPC messages as they are decoded (proto-codec.ts; the same as @grpc/proto-loader
+// gives with keepCase: field names as written in the .proto files, 64-bit numbers as strings, enums by name).
 export interface WireResourceIdentifier {
   group: string;
   resource: string;
@@ -105,9 +65,3 @@ export interface WireItemsReadyRequest {
   restore: Buffer;
   additionalItems: WireResourceIdentifier[];
 }
-
-/** Every gRPC option twinsnap's servers and test clients use: Velero items can exceed grpc-js's 4 MiB default. */
-export const UNLIMITED_MESSAGES: grpc.ChannelOptions = {
-  "grpc.max_receive_message_length": -1,
-  "grpc.max_send_message_length": -1,
-};

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
-import { UNLIMITED_MESSAGES, Wire } from "../../src/grpc/wire.js";
+import { UNLIMITED_MESSAGES, Wire } from "./wire-clients.js";
 
 export interface HostOptions {
   /** The command Velero would run (the file in its plugins directory). */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcServer, GrpcStatus, MessageReader, percentEncoded, type DuplexCall, type ServerStreamCall, type UnaryCall } from "../../src/grpc/grpc-server.js";
 import { Services } from "../../src/grpc/services.js";
-import { UNLIMITED_MESSAGES, Wire } from "../../src/grpc/wire.js";
+import { UNLIMITED_MESSAGES, Wire } from "../support/wire-clients.js";
 
 const framed = (body: Buffer, flag = 0) => Buffer.concat([Buffer.from([flag, body.length >>> 24, (body.length >>> 16) & 0xff, (body.length >>> 8) & 0xff, body.length & 0xff]), body]);
 

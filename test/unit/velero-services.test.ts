@@ -8,7 +8,7 @@ import { startGoPluginServer, type RunningGoPlugin } from "../../src/velero-plug
 import { negotiateHandshake } from "../../src/velero-plugin/handshake.js";
 import { ActionRegistry } from "../../src/velero-plugin/registry.js";
 import { addVeleroServices } from "../../src/velero-plugin/velero-services.js";
-import { UNLIMITED_MESSAGES, Wire } from "../../src/grpc/wire.js";
+import { UNLIMITED_MESSAGES, Wire } from "../support/wire-clients.js";
 
 const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "n" } };
 
