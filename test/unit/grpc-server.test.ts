@@ -45,6 +45,7 @@ describe("the plugin's gRPC server", () => {
     let server: GrpcServer;
     let socket: string;
     const cancelled: string[] = [];
+    const kept: Buffer[] = [];
     const clients: grpc.Client[] = [];
     const client = (ctor: grpc.ServiceClientConstructor) => {
       const c = new ctor(`unix://${socket}`, grpc.credentials.createInsecure(), UNLIMITED_MESSAGES);
@@ -71,6 +72,12 @@ describe("the plugin's gRPC server", () => {
           call.write({ status: "SERVING" });
           call.write({ status: "NOT_SERVING" });
           if (call.request.service !== "forever") call.end();
+        },
+      });
+      server.addService(Services.BackupItemActionV2, {
+        Execute: (call: UnaryCall<{ item: Buffer }>, done: (err: null, res: unknown) => void) => {
+          kept.push(call.request.item);
+          setTimeout(() => done(null, { item: call.request.item }), 5); // answers with the very bytes it was sent
         },
       });
       server.addService(Services.GRPCBroker, {
@@ -117,6 +124,14 @@ describe("the plugin's gRPC server", () => {
       stream.end();
       await once(stream, "end");
       assert.deepEqual(got, [1, 3, 5_000_000]);
+    });
+
+    it("frees a unary request once it has answered: the answer is whole, a view an action kept reads as empty", async () => {
+      const action = client(Wire.BackupItemActionV2);
+      const items = await Promise.all([1, 2, 3].map((n) => unary(action, "Execute", { plugin: "p", item: Buffer.alloc(5000 * n, String(n)), backup: Buffer.from("{}") })));
+      assert.deepEqual(items.map((r) => [r.item.length, r.item[0]]), [[5000, 0x31], [10000, 0x32], [15000, 0x33]]);
+      assert.equal(kept.length, 3);
+      assert.ok(kept.every((b) => b.length === 0 && (b.buffer as ArrayBuffer).detached));
     });
 
     it("answers UNIMPLEMENTED for a method it does not serve", async () => {
