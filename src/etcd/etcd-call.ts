@@ -140,10 +140,11 @@ function onlyMessage(body: Buffer): Buffer {
 /** The snapshot stream of the member at `endpoint`: object mode, one SnapshotChunk per item. */
 export function snapshotCall(endpoint: URL, tls: EtcdTls | undefined, pool?: ChunkPool): Readable {
   const decoder = new SnapshotResponseDecoder(pool);
-  // Two chunks waiting at most: with 1 MiB chunks, memory stays flat whatever the size of the database.
+  // One chunk waiting at most: with 1 MiB chunks, memory stays flat whatever the size of the database (two
+  // cost 1 MiB more and bought no time: the compressor is what waits).
   const out = new Readable({
     objectMode: true,
-    highWaterMark: 2,
+    highWaterMark: 1,
     read: () => void call.request.resume(),
     destroy: (err, done) => {
       if (!call.request.closed) call.request.close(http2.constants.NGHTTP2_CANCEL);

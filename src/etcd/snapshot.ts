@@ -161,9 +161,9 @@ class SnapshotBytes extends Transform {
   }
 
   constructor() {
-    // Chunks from etcd are up to 1 MiB each (snapshot-response-decoder.ts): two waiting, not the 16 objects of
+    // Chunks from etcd are up to 1 MiB each (snapshot-response-decoder.ts): one waiting, not the 16 objects of
     // object mode's default.
-    super({ writableObjectMode: true, writableHighWaterMark: 2, readableHighWaterMark: OUTPUT_CHUNK_BYTES });
+    super({ writableObjectMode: true, writableHighWaterMark: 1, readableHighWaterMark: OUTPUT_CHUNK_BYTES });
   }
 
   /** Called for every chunk that passes: the stall watchdog. */
