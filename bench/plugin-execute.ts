@@ -3,12 +3,15 @@
 // framework doing a comparable strip) side by side, through the same harness, in alternating rounds. Reports
 // latency percentiles, calls/s at 1 and 16 in flight, peak RSS and start to handshake, and twinsnap/Go ratios
 // from the medians of the rounds, with the load average around each round (this machine is shared).
+// Each round also times Execute through Velero's own client code (test/peers/velero-plugin-client: Velero's
+// pkg/plugin/clientmgmt and go-plugin, as the Velero server calls a plugin): the per-call cost a backup pays.
 import { readFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { fixture } from "../test/support/fixtures.js";
 import { jsonBytes, PluginHost } from "../test/support/go-plugin-host.js";
+import { pluginDir, runVeleroClient } from "../test/support/velero-plugin-client.js";
 
 export interface PluginUnderTest {
   label: string;
@@ -18,13 +21,20 @@ export interface PluginUnderTest {
 }
 
 interface Scenario { inFlight: number; calls: number; callsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number }
-export interface RoundResult { startupMs: number[]; scenarios: Scenario[]; peakRssMiB: number; loadAverage: { before: number[]; after: number[] } }
+export interface RoundResult {
+  startupMs: number[];
+  scenarios: Scenario[];
+  peakRssMiB: number;
+  /** Through Velero's client, one call at a time: (time of N calls - time of 1) / (N - 1), process start excluded. */
+  veleroClient: { calls: number; msPerCall: number };
+  loadAverage: { before: number[]; after: number[] };
+}
 
 export interface ExecuteBenchResult {
   name: string;
   itemBytes: number;
   rounds: number;
-  forms: Record<string, { command: string; plugin: string; rounds: RoundResult[]; median: { startupMs: number; callsPerSecond: Record<string, number>; p50Ms: Record<string, number>; peakRssMiB: number } }>;
+  forms: Record<string, { command: string; plugin: string; rounds: RoundResult[]; median: { startupMs: number; callsPerSecond: Record<string, number>; p50Ms: Record<string, number>; peakRssMiB: number; veleroClientMsPerCall: number } }>;
   /** twinsnap (single executable) over the Go reference: > 1 means twinsnap is faster (throughput) or slower (time, RSS). */
   ratios?: Record<string, number>;
 }
@@ -94,7 +104,23 @@ async function oneRound(p: PluginUnderTest, calls: number, startupRuns: number):
   }
   const peak = peakRssMiB(host.pid);
   await host.shutdown();
-  return { startupMs, scenarios, peakRssMiB: peak, loadAverage: { before, after: loadavg().map(round2) } };
+  const veleroClient = await throughVeleroClient(p, 3000);
+  return { startupMs, scenarios, peakRssMiB: peak, veleroClient, loadAverage: { before, after: loadavg().map(round2) } };
+}
+
+async function throughVeleroClient(p: PluginUnderTest, calls: number): Promise<{ calls: number; msPerCall: number }> {
+  const { dir } = pluginDir(p.command);
+  const call = { op: "execute", kind: "BackupItemActionV2", name: p.plugin, item: fixture("deployment"), backup: fixture("velero-backup") };
+  const timed = async (n: number) => {
+    const t = performance.now();
+    const { results } = await runVeleroClient(dir, Array.from({ length: n }, () => call), isolatedEnv());
+    const failed = results.find((r) => !r.ok);
+    if (failed) throw new Error(`${p.label} through Velero's client: ${failed.error}`);
+    return performance.now() - t;
+  };
+  const one = await timed(1);
+  const all = await timed(calls);
+  return { calls, msPerCall: Math.round(((all - one) / (calls - 1)) * 1000) / 1000 };
 }
 
 /**
@@ -128,6 +154,7 @@ export async function benchPluginExecute(
         callsPerSecond: { "1": at(1, (s) => s.callsPerSecond), "16": at(16, (s) => s.callsPerSecond) },
         p50Ms: { "1": at(1, (s) => s.p50Ms), "16": at(16, (s) => s.p50Ms) },
         peakRssMiB: median(rs.map((x) => x.peakRssMiB)),
+        veleroClientMsPerCall: median(rs.map((x) => x.veleroClient.msPerCall)),
       },
     };
   }
@@ -140,6 +167,7 @@ export async function benchPluginExecute(
           throughputAt16: round2(subject.median.callsPerSecond["16"]! / reference.median.callsPerSecond["16"]!),
           startToHandshake: round2(subject.median.startupMs / reference.median.startupMs),
           peakRss: round2(subject.median.peakRssMiB / reference.median.peakRssMiB),
+          throughVeleroClient: round2(reference.median.veleroClientMsPerCall / subject.median.veleroClientMsPerCall),
         }
       : undefined;
   return { name: "plugin-execute", itemBytes: jsonBytes(fixture("deployment")).length, rounds, forms, ...(ratios ? { ratios } : {}) };

@@ -187,10 +187,7 @@ class Call extends EventEmitter {
       if (method.responseStream) return handler(this);
       handler(this, (err: ServiceError | null, response?: unknown) => {
         if (err) this.fail(err.code, err.details);
-        else {
-          this.write(response);
-          this.end();
-        }
+        else this.answer(response);
         // The answer is written (encoded into a buffer of its own): nothing reads the request any more. A view
         // of it that an action kept would read as empty, never as other bytes.
         for (const memory of owned) memory.transfer(0);
@@ -200,6 +197,19 @@ class Call extends EventEmitter {
 
   write(message: unknown): void {
     if (this.finished) return;
+    this.respond();
+    this.stream.write(this.framed(message));
+  }
+
+  /** A unary call's answer: the message goes out with the end of the stream, the status right after. */
+  private answer(message: unknown): void {
+    if (this.finished) return;
+    const framed = this.framed(message);
+    this.respond();
+    this.finish(GrpcStatus.OK, "", framed);
+  }
+
+  private framed(message: unknown): Buffer {
     const method = this.method!;
     let framed: Buffer;
     if (method.responseSerializeFramed) framed = method.responseSerializeFramed(message as never);
@@ -210,8 +220,7 @@ class Call extends EventEmitter {
     }
     framed[0] = 0;
     framed.writeUInt32BE(framed.length - 5, 1);
-    this.respond();
-    this.stream.write(framed);
+    return framed;
   }
 
   end(): void {
@@ -233,7 +242,7 @@ class Call extends EventEmitter {
     this.stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
   }
 
-  private finish(code: GrpcStatusCode, details: string): void {
+  private finish(code: GrpcStatusCode, details: string, last?: Buffer): void {
     if (this.finished) return;
     this.respond();
     this.finished = true;
@@ -245,7 +254,8 @@ class Call extends EventEmitter {
         // the client reset the stream meanwhile: nobody to tell
       }
     });
-    this.stream.end();
+    if (last) this.stream.end(last);
+    else this.stream.end();
   }
 }
 
