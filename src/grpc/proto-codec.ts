@@ -63,9 +63,9 @@ export class MessageCodec {
     for (const f of this.fields) out[f.name] = f.repeated ? [] : zeroOf(f);
     const at = { pos: start };
     while (at.pos < end) {
-      const tag = readVarint(buf, at, end);
-      const id = Number(tag >> 3n);
-      const wire = Number(tag & 7n);
+      const tag = readSmall(buf, at, end);
+      const id = Math.floor(tag / 8);
+      const wire = tag % 8;
       const f = this.byId.get(id);
       if (!f || !wireMatches(f, wire)) {
         skip(buf, at, end, wire, this.fullName);
@@ -73,7 +73,7 @@ export class MessageCodec {
       }
       let value: unknown;
       if (wire === LENGTH_DELIMITED) {
-        const length = Number(readVarint(buf, at, end));
+        const length = readSmall(buf, at, end);
         if (at.pos + length > end) throw new ProtoCodecError(`${this.fullName}.${f.name}: runs past the end of the message`);
         const from = at.pos;
         at.pos += length;
@@ -94,16 +94,16 @@ export class MessageCodec {
     let n = 0;
     for (const f of this.fields) {
       for (const v of present(f, value[f.name])) {
-        n += varintSize(BigInt(f.id << 3));
+        n += varintSize(f.id * 8);
         if (f.kind === "message") {
           const inner = f.message!().size(v as Record<string, unknown>);
-          n += varintSize(BigInt(inner)) + inner;
+          n += varintSize(inner) + inner;
         } else if (f.scalar === "string") {
           const len = Buffer.byteLength(v as string);
-          n += varintSize(BigInt(len)) + len;
+          n += varintSize(len) + len;
         } else if (f.scalar === "bytes") {
           const len = (v as Uint8Array).length;
-          n += varintSize(BigInt(len)) + len;
+          n += varintSize(len) + len;
         } else n += varintSize(toVarint(f, v));
       }
     }
@@ -114,18 +114,18 @@ export class MessageCodec {
     for (const f of this.fields) {
       for (const v of present(f, value[f.name])) {
         const wire = f.kind === "message" || f.scalar === "string" || f.scalar === "bytes" ? LENGTH_DELIMITED : VARINT;
-        pos = writeVarint(out, pos, BigInt((f.id << 3) | wire));
+        pos = writeVarint(out, pos, f.id * 8 + wire);
         if (f.kind === "message") {
           const codec = f.message!();
-          pos = writeVarint(out, pos, BigInt(codec.size(v as Record<string, unknown>)));
+          pos = writeVarint(out, pos, codec.size(v as Record<string, unknown>));
           pos = codec.write(v as Record<string, unknown>, out, pos);
         } else if (f.scalar === "string") {
           const len = Buffer.byteLength(v as string);
-          pos = writeVarint(out, pos, BigInt(len));
+          pos = writeVarint(out, pos, len);
           pos += out.write(v as string, pos, "utf8");
         } else if (f.scalar === "bytes") {
           const bytes = v as Uint8Array;
-          pos = writeVarint(out, pos, BigInt(bytes.length));
+          pos = writeVarint(out, pos, bytes.length);
           out.set(bytes, pos);
           pos += bytes.length;
         } else pos = writeVarint(out, pos, toVarint(f, v));
@@ -223,7 +223,7 @@ function skip(buf: Buffer, at: { pos: number }, end: number, wire: number, where
       at.pos += 8;
       break;
     case 2: {
-      const length = Number(readVarint(buf, at, end)); // read first: it moves at.pos
+      const length = readSmall(buf, at, end); // read first: it moves at.pos
       at.pos += length;
       break;
     }
@@ -236,7 +236,24 @@ function skip(buf: Buffer, at: { pos: number }, end: number, wire: number, where
   if (at.pos > end) throw new ProtoCodecError(`${where}: a field runs past the end of the message`);
 }
 
-function varintSize(v: bigint): number {
+/** A tag or a length: a varint that fits a JavaScript number, read without BigInt (the hot path of every call). */
+function readSmall(buf: Buffer, at: { pos: number }, end: number): number {
+  let result = 0;
+  for (let scale = 1; scale < 2 ** 49; scale *= 128) {
+    if (at.pos >= end) throw new ProtoCodecError("a number runs past the end of the message");
+    const byte = buf[at.pos++]!;
+    result += (byte & 0x7f) * scale;
+    if (byte < 0x80) return result;
+  }
+  throw new ProtoCodecError("a tag or length beyond 2^49");
+}
+
+function varintSize(v: bigint | number): number {
+  if (typeof v === "number") {
+    let n = 1;
+    for (; v >= 128; n++) v = Math.floor(v / 128);
+    return n;
+  }
   let n = 1;
   while (v >= 0x80n) {
     v >>= 7n;
@@ -245,7 +262,15 @@ function varintSize(v: bigint): number {
   return n;
 }
 
-function writeVarint(out: Buffer, pos: number, v: bigint): number {
+function writeVarint(out: Buffer, pos: number, v: bigint | number): number {
+  if (typeof v === "number") {
+    while (v >= 128) {
+      out[pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    out[pos++] = v;
+    return pos;
+  }
   while (v >= 0x80n) {
     out[pos++] = Number(v & 0x7fn) | 0x80;
     v >>= 7n;
