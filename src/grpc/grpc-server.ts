@@ -197,26 +197,35 @@ class Call extends EventEmitter {
 
   write(message: unknown): void {
     if (this.finished) return;
+    const framed = this.framed(message);
+    if (!framed) return;
     this.respond();
-    this.stream.write(this.framed(message));
+    this.stream.write(framed);
   }
 
   /** A unary call's answer: the message goes out with the end of the stream, the status right after. */
   private answer(message: unknown): void {
     if (this.finished) return;
     const framed = this.framed(message);
+    if (!framed) return;
     this.respond();
     this.finish(GrpcStatus.OK, "", framed);
   }
 
-  private framed(message: unknown): Buffer {
+  /** The message with its 5-byte prefix; one that does not encode ends the call with INTERNAL, not a hang. */
+  private framed(message: unknown): Buffer | undefined {
     const method = this.method!;
     let framed: Buffer;
-    if (method.responseSerializeFramed) framed = method.responseSerializeFramed(message as never);
-    else {
-      const body = method.responseSerialize(message as never);
-      framed = Buffer.allocUnsafe(5 + body.length);
-      body.copy(framed, 5);
+    try {
+      if (method.responseSerializeFramed) framed = method.responseSerializeFramed(message as never);
+      else {
+        const body = method.responseSerialize(message as never);
+        framed = Buffer.allocUnsafe(5 + body.length);
+        body.copy(framed, 5);
+      }
+    } catch (err) {
+      this.fail(GrpcStatus.INTERNAL, `the answer does not encode as ${method.path}'s: ${(err as Error).message}`);
+      return undefined;
     }
     framed[0] = 0;
     framed.writeUInt32BE(framed.length - 5, 1);

@@ -65,6 +65,7 @@ describe("the plugin's gRPC server", () => {
           const s = call.request.service;
           if (s === "fail") return done({ code: GrpcStatus.NOT_FOUND, details: "no service “fail” (100%)" });
           if (s === "slow") return void setTimeout(() => done(null, { status: "SERVING" }), 2000);
+          if (s === "unencodable") return done(null, { status: "ASLEEP" });
           done(null, { status: "SERVING" });
         },
         Watch: (call: ServerStreamCall<{ service: string }, unknown>) => {
@@ -98,6 +99,12 @@ describe("the plugin's gRPC server", () => {
       const health = client(Wire.Health);
       assert.equal((await unary(health, "Check", { service: "" })).status, "SERVING");
       await assert.rejects(unary(health, "Check", { service: "fail" }), { code: grpc.status.NOT_FOUND, details: "no service “fail” (100%)" });
+    });
+
+    it("an answer that does not encode ends the call with INTERNAL, and the server goes on", async () => {
+      const health = client(Wire.Health);
+      await assert.rejects(unary(health, "Check", { service: "unencodable" }), { code: grpc.status.INTERNAL, details: /does not encode as \/grpc.health.v1.Health\/Check's: .*ASLEEP is not one of its values/ });
+      assert.equal((await unary(health, "Check", { service: "" })).status, "SERVING");
     });
 
     it("streams answers, and tells the handler when the client goes away", async () => {
